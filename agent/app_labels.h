@@ -1,0 +1,23 @@
+// How an app is recorded on its container: the labels (the agent's only state besides the
+// routing files) and the container name operators type (rt-u-{userId}-{appId}).
+#pragma once
+
+#include <string>
+
+namespace agent::labels {
+
+inline constexpr const char* kManaged = "io.funai.managed";
+inline constexpr const char* kUserId = "io.funai.userId";
+inline constexpr const char* kAppId = "io.funai.appId";
+inline constexpr const char* kPort = "io.funai.port";
+inline constexpr const char* kBasePath = "io.funai.basePath";
+inline constexpr const char* kImage = "io.funai.image";
+inline constexpr const char* kDeployId = "io.funai.deployId";  // orders deploys of one app
+
+inline std::string managed_filter() { return std::string(kManaged) + "=true"; }
+inline std::string app_filter(const std::string& app_id) { return std::string(kAppId) + "=" + app_id; }
+inline std::string container_name(const std::string& user_id, const std::string& app_id) {
+  return "rt-u-" + user_id + "-" + app_id;
+}
+
+}  // namespace agent::labels

@@ -1,0 +1,98 @@
+// Deploy, stop, delete, status and logs of apps, on Podman and the routing files.
+// A deploy starts the new container next to the old one, waits until it accepts TCP, switches
+// the route, and retires the old container after a grace period; any failure before the switch
+// removes the new container and leaves the old version serving. Thread-safe: deploys of one
+// app are serialised (or refused with 409), deploys of different apps run in parallel, and
+// status never waits for a deploy.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "podman/client.h"
+#include "podman/containers.h"
+#include "settings.h"
+#include "traefik/route_dir.h"
+#include "validation.h"
+
+namespace agent {
+
+class DeployService {
+ public:
+  // routes may be null: RUNTIME_TRAEFIK_ENABLE=false.
+  DeployService(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes);
+  ~DeployService();
+
+  nlohmann::json deploy(const DeployRequest& request);
+  nlohmann::json stop(const AppRef& app);
+  nlohmann::json remove(const AppRef& app);  // "delete": stop plus the app's images
+  nlohmann::json status(const std::string& app_id, const std::optional<std::string>& user_id);
+  nlohmann::json list_apps();
+  std::string logs(const std::string& app_id, const std::optional<std::string>& user_id, unsigned tail);
+
+  // Called after each successful deploy and stop (the heartbeat listens).
+  void on_change(std::function<void()> callback) { on_change_ = std::move(callback); }
+
+  // Retires at once every container still waiting for its grace period (at shutdown).
+  void retire_pending_now();
+
+  // The route an app's container should have, or nullopt when the container has no IP.
+  std::optional<traefik::Route> route_for(const podman::containers::Container& c) const;
+
+  // For the reconciler: claims an app unless a deploy, stop or reconcile holds it.
+  bool try_claim(const std::string& app_id);
+  void release(const std::string& app_id);
+  // True while the container waits for its grace period before removal.
+  bool retiring(const podman::containers::Container& c);
+
+  // All managed containers of an app, newest deploy first.
+  std::vector<podman::containers::Container> containers_of(const std::string& app_id);
+
+ private:
+  class InflightGuard;
+  struct Retirement {
+    std::string container;
+    std::chrono::steady_clock::time_point due;
+  };
+
+  podman::containers::Spec spec_for(const DeployRequest& request, const std::string& name, const std::string& deploy_id) const;
+  void ensure_network();
+  void ensure_image(const std::string& image);
+  void wait_until_ready(const std::string& name, int port);
+  void switch_route(const podman::containers::Container& c);
+  void schedule_retirement(const std::string& container);
+  void retire_loop();
+  void check_owner(const std::vector<podman::containers::Container>& existing, const AppRef& app) const;
+  nlohmann::json describe(const podman::containers::Container& c) const;
+  std::string registry_auth_for(const std::string& image) const;
+  std::string stop_containers(const AppRef& app, std::vector<std::string>* images);
+
+  const Settings& settings_;
+  podman::Client& podman_;
+  traefik::RouteDir* routes_;
+  std::function<void()> on_change_;
+
+  std::mutex inflight_mutex_;
+  std::condition_variable inflight_done_;
+  std::map<std::string, bool> inflight_;  // app id -> held by a deploy (true) or by stop/reconcile
+
+  std::atomic<bool> network_ready_{false};
+  std::mutex network_mutex_;
+
+  std::mutex retire_mutex_;
+  std::condition_variable retire_wake_;
+  std::vector<Retirement> retirements_;
+  bool stopping_ = false;
+  std::thread retirer_;
+};
+
+}  // namespace agent

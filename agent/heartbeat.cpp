@@ -1,0 +1,152 @@
+#include "heartbeat.h"
+
+#include <Poco/Logger.h>
+#include <curl/curl.h>
+#include <sys/statvfs.h>
+
+#include <memory>
+
+#include "app_labels.h"
+#include "podman/containers.h"
+#include "podman/system.h"
+
+namespace agent {
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("heartbeat"); }
+
+size_t discard(char*, size_t size, size_t count, void*) { return size * count; }
+
+}  // namespace
+
+Heartbeat::Heartbeat(const Settings& settings, podman::Client& podman)
+    : settings_(settings),
+      podman_(podman),
+      enabled_(!settings.deploy_base_url.empty() && !settings.deploy_node_token.empty() &&
+               !settings.node_agent_base_url.empty() && !settings.node_gateway_base_url.empty()),
+      disk_path_(settings.disk_path) {}
+
+Heartbeat::~Heartbeat() { stop(); }
+
+void Heartbeat::start() {
+  if (!enabled_) {
+    logger().warning(
+        "heartbeat disabled: DEPLOY_BASE_URL, DEPLOY_NODE_TOKEN, RUNTIME_NODE_AGENT_BASE_URL and "
+        "RUNTIME_NODE_GATEWAY_BASE_URL must all be set");
+    return;
+  }
+  triggered_ = true;  // one at start
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Heartbeat::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Heartbeat::trigger() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    triggered_ = true;
+  }
+  wake_.notify_all();
+}
+
+nlohmann::json Heartbeat::payload() {
+  if (disk_path_.empty()) {
+    try {
+      disk_path_ = podman::system::info(podman_).graph_root;
+    } catch (const std::exception&) {
+      // Podman down: report the root filesystem this time
+    }
+  }
+  nlohmann::json disk_pct = nullptr, disk_bytes = nullptr;
+  struct statvfs st {};
+  if (::statvfs(disk_path_.empty() ? "/" : disk_path_.c_str(), &st) == 0 && st.f_blocks > 0) {
+    disk_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+    disk_pct = static_cast<double>(static_cast<int64_t>(1000.0 * st.f_bavail / st.f_blocks)) / 10.0;
+  }
+  nlohmann::json count = nullptr;
+  try {
+    count = podman::containers::list(podman_, {labels::managed_filter()}, false).size();
+  } catch (const std::exception&) {
+  }
+  return {{"nodeName", settings_.node_name},
+          {"agentBaseUrl", settings_.node_agent_base_url},
+          {"gatewayBaseUrl", settings_.node_gateway_base_url},
+          {"diskFreePct", disk_pct},
+          {"diskFreeBytes", disk_bytes},
+          {"containerCount", count}};
+}
+
+bool Heartbeat::send_once() {
+  std::string body = payload().dump();
+  std::string url = settings_.deploy_base_url + "/internal/runtime-nodes/heartbeat";
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  headers = curl_slist_append(headers, ("X-RT-Node-Token: " + settings_.deploy_node_token).c_str());
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, 3000L);
+  curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error);
+  CURLcode rc = curl_easy_perform(curl.get());
+  long status = 0;
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+
+  bool ok = rc == CURLE_OK && status >= 200 && status < 300;
+  std::string problem = rc != CURLE_OK ? std::string(error[0] ? error : curl_easy_strerror(rc)) : "HTTP " + std::to_string(status);
+  std::lock_guard<std::mutex> lock(mutex_);
+  last_ok_ = ok;
+  last_error_ = ok ? "" : problem;
+  last_attempt_epoch_ = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (ok) {
+    ++sent_;
+  } else {
+    ++failed_;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_failure_logged_ >= std::chrono::minutes(1)) {
+      last_failure_logged_ = now;
+      logger().warning("heartbeat to " + url + " failed: " + problem + " (retrying with backoff; logged at most once a minute)");
+    }
+  }
+  return ok;
+}
+
+void Heartbeat::loop() {
+  auto backoff = std::chrono::seconds(0);
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    auto wait = backoff.count() > 0 ? backoff : std::chrono::seconds(settings_.heartbeat_seconds);
+    wake_.wait_for(lock, wait, [&] { return stopping_ || triggered_; });
+    if (stopping_) break;
+    triggered_ = false;
+    lock.unlock();
+    bool ok = send_once();
+    lock.lock();
+    if (ok) {
+      backoff = std::chrono::seconds(0);
+    } else {
+      backoff = backoff.count() == 0 ? std::chrono::seconds(2) : std::min(backoff * 2, std::chrono::seconds(settings_.heartbeat_seconds));
+    }
+  }
+}
+
+nlohmann::json Heartbeat::last_result() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!enabled_) return {{"enabled", false}};
+  return {{"enabled", true}, {"ok", last_ok_}, {"error", last_error_}, {"lastAttemptEpoch", last_attempt_epoch_},
+          {"sent", sent_}, {"failed", failed_}};
+}
+
+}  // namespace agent

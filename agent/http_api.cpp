@@ -1,0 +1,237 @@
+#include "http_api.h"
+
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/NumberParser.h>
+#include <Poco/URI.h>
+
+#include <chrono>
+#include <random>
+
+#include "api_error.h"
+#include "deploy_service.h"
+#include "http_server.h"
+#include "logging.h"
+#include "podman/errors.h"
+#include "validation.h"
+
+namespace agent {
+namespace {
+
+using Poco::Net::HTTPServerRequest;
+using Poco::Net::HTTPServerResponse;
+
+Poco::Logger& access_log() { return Poco::Logger::get("access"); }
+Poco::Logger& api_log() { return Poco::Logger::get("api"); }
+
+std::string generate_request_id() {
+  thread_local std::mt19937_64 rng(std::random_device{}() ^
+                                   static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  static const char* hex = "0123456789abcdef";
+  std::string id(16, '0');
+  uint64_t v = rng();
+  for (auto& c : id) {
+    c = hex[v & 15];
+    v >>= 4;
+  }
+  return id;
+}
+
+Reply error_reply(int status, const std::string& code, const std::string& detail) {
+  return {status, {{"detail", detail}, {"code", code}}, ""};
+}
+
+// Reads at most kMaxBodyBytes; throws ApiError 413 past that, 408 when the client is too slow.
+std::string read_body(HTTPServerRequest& request) {
+  std::string body;
+  std::istream& in = request.stream();
+  char buffer[16384];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (in) {
+    in.read(buffer, sizeof buffer);
+    body.append(buffer, static_cast<size_t>(in.gcount()));
+    if (body.size() > kMaxBodyBytes)
+      throw ApiError(413, "body_too_large", "request body is larger than " + std::to_string(kMaxBodyBytes) + " bytes");
+    if (std::chrono::steady_clock::now() > deadline) throw ApiError(408, "body_timeout", "request body took too long to arrive");
+  }
+  return body;
+}
+
+class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
+ public:
+  ApiRequestHandler(const std::string& token, const std::vector<Endpoint>& endpoints) : token_(token), endpoints_(endpoints) {}
+
+  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
+    HttpServer::enter_handler();
+    auto started = std::chrono::steady_clock::now();
+    std::string rid = request.get("X-Request-Id", "");
+    if (!is_sane_request_id(rid)) rid = generate_request_id();
+    set_current_request_id(rid);
+
+    std::string path = "?";
+    bool body_consumed = true;
+    Reply reply;
+    try {
+      Poco::URI uri(request.getURI());
+      path = uri.getPath();
+      reply = dispatch(request, uri, body_consumed);
+    } catch (const ApiError& e) {
+      reply = error_reply(e.status(), e.code(), e.what());
+    } catch (const ValidationError& e) {
+      reply = error_reply(422, "invalid_" + e.field(), e.what());
+    } catch (const podman::Unreachable& e) {
+      reply = error_reply(503, "podman_unavailable", "podman unavailable: " + e.message());
+    } catch (const podman::Error& e) {
+      reply = error_reply(502, "podman_error", "podman " + e.call() + " failed: " + e.message());
+    } catch (const Poco::SyntaxException& e) {
+      reply = error_reply(400, "bad_request", "malformed request: " + e.displayText());
+    } catch (const Poco::Net::NetException& e) {
+      reply = error_reply(400, "bad_request", "malformed request: " + e.displayText());
+      body_consumed = false;
+    } catch (const Poco::TimeoutException& e) {
+      reply = error_reply(408, "request_timeout", "the request did not arrive in time");
+      body_consumed = false;
+    } catch (const std::exception& e) {
+      api_log().error(std::string("unexpected error: ") + e.what());
+      reply = error_reply(500, "internal_error", std::string("internal error: ") + e.what());
+    }
+
+    if (!body_consumed) response.setKeepAlive(false);
+    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
+    response.set("X-Request-Id", rid);
+    std::string payload;
+    if (!reply.text.empty() || reply.body.is_null()) {
+      response.setContentType("text/plain; charset=utf-8");
+      payload = reply.text;
+    } else {
+      response.setContentType("application/json");
+      payload = reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    try {
+      response.sendBuffer(payload.data(), payload.size());
+    } catch (const std::exception&) {
+      // the client went away
+    }
+
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    char duration[32];
+    std::snprintf(duration, sizeof duration, "%.1f", ms);
+    std::string shown_path = path.size() > 200 ? path.substr(0, 200) + "..." : path;
+    access_log().information(request.getMethod() + " " + shown_path + " " + std::to_string(reply.status) + " " + duration +
+                             "ms " + request.clientAddress().toString());
+    set_current_request_id("");
+    HttpServer::leave_handler();
+  }
+
+ private:
+  Reply dispatch(HTTPServerRequest& request, const Poco::URI& uri, bool& body_consumed) {
+    const std::string path = uri.getPath();
+    const Endpoint* match = nullptr;
+    bool path_known = false;
+    for (const auto& e : endpoints_) {
+      if (e.path != path) continue;
+      path_known = true;
+      if (e.method == request.getMethod()) match = &e;
+    }
+    bool has_body = request.hasContentLength() ? request.getContentLength64() > 0 : request.getChunkedTransferEncoding();
+    body_consumed = !has_body;
+    if (!path_known) return error_reply(404, "not_found", "no endpoint at " + (path.size() > 200 ? path.substr(0, 200) + "..." : path));
+    if (!match) return error_reply(405, "method_not_allowed", request.getMethod() + " is not allowed on " + path);
+    if (match->needs_token && !token_matches(request.get("X-Runtime-Token", ""), token_))
+      return error_reply(401, "unauthorized", "unauthorized");
+
+    Call call;
+    for (const auto& [name, value] : uri.getQueryParameters()) {
+      if (call.query.count(name)) throw ValidationError(name, "query parameter given more than once");
+      call.query[name] = value;
+    }
+    if (match->reads_body) {
+      if (request.hasContentLength() && request.getContentLength64() > static_cast<Poco::Int64>(kMaxBodyBytes))
+        throw ApiError(413, "body_too_large", "request body is larger than " + std::to_string(kMaxBodyBytes) + " bytes");
+      std::string type = request.getContentType();
+      if (!type.empty() && type.rfind("application/json", 0) != 0 && type.find("+json") == std::string::npos)
+        throw ApiError(415, "unsupported_media_type", "Content-Type must be application/json, got " + type.substr(0, 100));
+      std::string text = read_body(request);
+      body_consumed = true;
+      if (text.empty()) throw ApiError(400, "invalid_json", "request body is empty; a JSON object is expected");
+      try {
+        call.body = nlohmann::json::parse(text);
+      } catch (const nlohmann::json::exception& e) {
+        throw ApiError(400, "invalid_json", std::string("request body is not valid JSON: ") + e.what());
+      }
+    }
+    return match->handle(call);
+  }
+
+  const std::string& token_;
+  const std::vector<Endpoint>& endpoints_;
+};
+
+unsigned parse_tail(const std::optional<std::string>& text) {
+  if (!text) return 200;
+  int n = 0;
+  if (!Poco::NumberParser::tryParse(*text, n) || n < 1 || n > 5000) throw ValidationError("tail", "must be an integer from 1 to 5000");
+  return static_cast<unsigned>(n);
+}
+
+}  // namespace
+
+bool token_matches(const std::string& given, const std::string& expected) {
+  if (expected.empty()) return false;
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < given.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ expected[i % expected.size()]);
+  return diff == 0;
+}
+
+bool is_sane_request_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) return false;
+  return true;
+}
+
+ApiHandlerFactory::ApiHandlerFactory(std::string token, std::vector<Endpoint> endpoints)
+    : token_(std::move(token)), endpoints_(std::move(endpoints)) {}
+
+Poco::Net::HTTPRequestHandler* ApiHandlerFactory::createRequestHandler(const HTTPServerRequest&) {
+  return new ApiRequestHandler(token_, endpoints_);
+}
+
+std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, DeepHealth deep_health) {
+  const int default_port = settings.container_port;
+  return {
+      {"GET", "/internal/health", false, false,
+       [deep_health](const Call& call) -> Reply {
+         auto deep = call.param("deep");
+         if (deep && *deep != "0" && *deep != "false" && deep_health) return deep_health();
+         return {200, {{"ok", true}}, ""};
+       }},
+      {"POST", "/agent/apps/deploy", true, true,
+       [&service, default_port](const Call& call) -> Reply {
+         return {200, service.deploy(parse_deploy_request(call.body, default_port)), ""};
+       }},
+      {"POST", "/agent/apps/stop", true, true,
+       [&service](const Call& call) -> Reply { return {200, service.stop(parse_app_ref(call.body)), ""}; }},
+      {"POST", "/agent/apps/delete", true, true,
+       [&service](const Call& call) -> Reply { return {200, service.remove(parse_app_ref(call.body)), ""}; }},
+      {"GET", "/agent/apps/status", true, false,
+       [&service](const Call& call) -> Reply {
+         auto app_id = require_id(call.param("appId"), "appId");
+         return {200, service.status(app_id, optional_id(call.param("userId"), "userId")), ""};
+       }},
+      {"GET", "/agent/apps", true, false, [&service](const Call&) -> Reply { return {200, service.list_apps(), ""}; }},
+      {"GET", "/agent/apps/logs", true, false,
+       [&service](const Call& call) -> Reply {
+         auto app_id = require_id(call.param("appId"), "appId");
+         auto user_id = optional_id(call.param("userId"), "userId");
+         unsigned tail = parse_tail(call.param("tail"));
+         Reply r{200, nullptr, service.logs(app_id, user_id, tail)};
+         return r;
+       }},
+  };
+}
+
+}  // namespace agent

@@ -1,0 +1,68 @@
+// The agent's HTTP API: the route table of the compatibility contract, token check, body limits,
+// JSON errors {"detail","code"}, request ids and the access log. The factory only dispatches;
+// each endpoint is a small function over DeployService.
+#pragma once
+
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "settings.h"
+
+namespace agent {
+
+class DeployService;
+
+struct Reply {
+  int status = 200;
+  nlohmann::json body;
+  std::string text;  // sent as text/plain instead of body when set
+};
+
+struct Call {
+  std::map<std::string, std::string> query;  // each parameter once (repeats are refused)
+  nlohmann::json body;                       // null when the request had none
+  std::optional<std::string> param(const std::string& name) const {
+    auto it = query.find(name);
+    return it == query.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
+};
+
+struct Endpoint {
+  std::string method;
+  std::string path;
+  bool needs_token;
+  bool reads_body;
+  std::function<Reply(const Call&)> handle;
+};
+
+// Extra facts for GET /internal/health?deep=1 (Podman, routing directory, heartbeat).
+using DeepHealth = std::function<Reply()>;
+
+constexpr size_t kMaxBodyBytes = 1024 * 1024;
+
+// The endpoints of the contract, bound to `service`.
+std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, DeepHealth deep_health);
+
+class ApiHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  ApiHandlerFactory(std::string token, std::vector<Endpoint> endpoints);
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest& request) override;
+
+ private:
+  std::string token_;
+  std::vector<Endpoint> endpoints_;
+};
+
+// Constant-time comparison (the time does not depend on where the strings differ).
+bool token_matches(const std::string& given, const std::string& expected);
+
+// A caller's X-Request-Id is kept when it is 1-64 characters of [A-Za-z0-9._-].
+bool is_sane_request_id(const std::string& id);
+
+}  // namespace agent

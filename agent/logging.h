@@ -1,0 +1,20 @@
+// Logging of the agent, with Poco: to the console (journald picks it up) and to
+// FUNAI_LOG_DIR/app.log, rotated by size and daily, archives compressed and purged after
+// FUNAI_LOG_MAX_HISTORY_DAYS. Each line carries the id of the request it is about, if any.
+#pragma once
+
+#include <string>
+
+#include "settings.h"
+
+namespace agent {
+
+// Routes Poco's root logger to the console and the rotating file. Throws when the log
+// directory cannot be created.
+void configure_logging(const Settings& settings, bool console);
+
+// The request id of the calling thread ("" outside a request); log lines include it.
+void set_current_request_id(const std::string& id);
+const std::string& current_request_id();
+
+}  // namespace agent

@@ -1,0 +1,234 @@
+#include "reconciler.h"
+
+#include <Poco/Logger.h>
+
+#include <algorithm>
+#include <map>
+
+#include "app_labels.h"
+#include "podman/events.h"
+
+namespace agent {
+
+namespace pc = podman::containers;
+
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("reconcile"); }
+
+std::string label_of(const pc::Container& c, const char* key) {
+  auto it = c.labels.find(key);
+  return it == c.labels.end() ? "" : it->second;
+}
+
+}  // namespace
+
+std::string ReconcileSummary::describe() const {
+  return std::to_string(apps) + " app(s): " + std::to_string(routes_written) + " route(s) written, " +
+         std::to_string(routes_removed) + " removed; " + std::to_string(containers_removed) + " container(s) removed, " +
+         std::to_string(containers_started) + " started, " + std::to_string(containers_renamed) + " renamed; " +
+         std::to_string(temporary_files_removed) + " temporary file(s) removed";
+}
+
+Reconciler::Reconciler(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes, DeployService& service)
+    : settings_(settings), podman_(podman), routes_(routes), service_(service) {}
+
+Reconciler::~Reconciler() { stop(); }
+
+void Reconciler::start() {
+  periodic_ = std::thread([this] { periodic_loop(); });
+  events_ = std::thread([this] { events_loop(); });
+}
+
+void Reconciler::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  stop_events_ = true;
+  wake_.notify_all();
+  if (periodic_.joinable()) periodic_.join();
+  if (events_.joinable()) events_.join();
+}
+
+ReconcileSummary Reconciler::run_once() {
+  ReconcileSummary summary;
+  std::map<std::string, std::vector<std::string>> ids_by_app;
+  for (const auto& s : pc::list(podman_, {labels::managed_filter()})) {
+    auto it = s.labels.find(labels::kAppId);
+    if (it != s.labels.end()) ids_by_app[it->second].push_back(s.id);
+  }
+  for (const auto& [app_id, ids] : ids_by_app) {
+    if (!service_.try_claim(app_id)) continue;  // a deploy or stop is at work on it
+    try {
+      std::vector<pc::Container> containers;
+      for (const auto& id : ids) {
+        try {
+          containers.push_back(pc::inspect(podman_, id));
+        } catch (const podman::NotFound&) {
+        }
+      }
+      reconcile_containers(app_id, std::move(containers), summary);
+    } catch (...) {
+      service_.release(app_id);
+      throw;
+    }
+    service_.release(app_id);
+  }
+  summary.apps = static_cast<int>(ids_by_app.size());
+  if (routes_) {
+    summary.temporary_files_removed = routes_->remove_temporary_files();
+    for (const auto& app_id : routes_->list()) {
+      if (ids_by_app.count(app_id)) continue;
+      if (!service_.try_claim(app_id)) continue;
+      // Re-check under the claim: a deploy may have finished since the list.
+      bool has_container = !pc::list(podman_, {labels::managed_filter(), labels::app_filter(app_id)}).empty();
+      if (!has_container && routes_->remove(app_id)) ++summary.routes_removed;
+      service_.release(app_id);
+    }
+  }
+  if (summary.changed()) logger().information("reconciled " + summary.describe());
+  return summary;
+}
+
+ReconcileSummary Reconciler::reconcile_app(const std::string& app_id) {
+  ReconcileSummary summary;
+  if (!service_.try_claim(app_id)) return summary;
+  try {
+    auto containers = service_.containers_of(app_id);
+    summary.apps = 1;
+    if (containers.empty()) {
+      if (routes_ && routes_->remove(app_id)) ++summary.routes_removed;
+    } else {
+      reconcile_containers(app_id, std::move(containers), summary);
+    }
+  } catch (...) {
+    service_.release(app_id);
+    throw;
+  }
+  service_.release(app_id);
+  if (summary.changed()) logger().information("reconciled app " + app_id + ": " + summary.describe());
+  return summary;
+}
+
+void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc::Container> containers,
+                                      ReconcileSummary& summary) {
+  // Containers in their grace period belong to the retirer.
+  containers.erase(std::remove_if(containers.begin(), containers.end(), [&](const pc::Container& c) { return service_.retiring(c); }),
+                   containers.end());
+  if (containers.empty()) return;
+  std::sort(containers.begin(), containers.end(), [](const pc::Container& a, const pc::Container& b) {
+    return label_of(a, labels::kDeployId) > label_of(b, labels::kDeployId);
+  });
+
+  std::optional<traefik::Route> current;
+  if (routes_) {
+    try {
+      current = routes_->read(app_id);
+    } catch (const std::exception& e) {
+      logger().warning("routing file of app " + app_id + " is unreadable, rewriting it: " + e.what());
+    }
+  }
+  const pc::Container* keep = nullptr;
+  if (current)
+    for (const auto& c : containers) {
+      auto r = service_.route_for(c);
+      if (c.state.running && r && r->upstreams == current->upstreams) keep = &c;
+    }
+  if (!keep)
+    for (const auto& c : containers)
+      if (c.state.running) {
+        keep = &c;
+        break;
+      }
+  if (!keep) keep = &containers.front();
+
+  for (const auto& c : containers) {
+    if (&c == keep) continue;
+    pc::remove(podman_, c.id, true, static_cast<unsigned>(settings_.stop_timeout_seconds));
+    ++summary.containers_removed;
+  }
+
+  pc::Container kept = *keep;
+  if (!kept.state.running) {
+    pc::start(podman_, kept.id);
+    ++summary.containers_started;
+    kept = pc::inspect(podman_, kept.id);
+  }
+  const std::string canonical = labels::container_name(label_of(kept, labels::kUserId), app_id);
+  if (kept.name != canonical) {
+    try {
+      pc::rename(podman_, kept.id, canonical);
+      ++summary.containers_renamed;
+    } catch (const podman::Error& e) {
+      logger().warning("could not rename " + kept.name + " to " + canonical + ": " + e.message());
+    }
+  }
+  if (routes_) {
+    auto route = service_.route_for(kept);
+    if (route && routes_->write(*route)) ++summary.routes_written;
+  }
+}
+
+void Reconciler::periodic_loop() {
+  auto next_full = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_until(lock, next_full, [&] { return stopping_ || !pending_apps_.empty(); });
+    if (stopping_) break;
+    std::set<std::string> apps;
+    apps.swap(pending_apps_);
+    bool full = std::chrono::steady_clock::now() >= next_full;
+    lock.unlock();
+    try {
+      if (full) {
+        run_once();
+      } else {
+        if (apps.count("")) run_once();
+        else
+          for (const auto& app : apps) reconcile_app(app);
+      }
+    } catch (const podman::Unreachable& e) {
+      logger().warning("reconcile skipped: " + e.message());
+    } catch (const std::exception& e) {
+      logger().error(std::string("reconcile failed: ") + e.what());
+    }
+    lock.lock();
+    if (full) next_full = std::chrono::steady_clock::now() + std::chrono::seconds(settings_.reconcile_seconds);
+  }
+}
+
+void Reconciler::events_loop() {
+  podman::events::Filter filter{{"container"}, {labels::managed_filter()}, {"start", "died", "restart", "remove"}};
+  auto backoff = std::chrono::milliseconds(500);
+  bool warned = false;
+  while (!stop_events_.load()) {
+    try {
+      podman::events::stream(
+          podman_, filter,
+          [&](const podman::events::Event& e) {
+            backoff = std::chrono::milliseconds(500);
+            warned = false;
+            auto app = e.attributes.find(labels::kAppId);
+            if (app != e.attributes.end()) {
+              std::lock_guard<std::mutex> lock(mutex_);
+              pending_apps_.insert(app->second);
+              wake_.notify_all();
+            }
+            return true;
+          },
+          stop_events_);
+    } catch (const std::exception& e) {
+      if (!warned) logger().warning(std::string("podman events stream lost, reconnecting with backoff: ") + e.what());
+      warned = true;
+    }
+    if (stop_events_.load()) break;
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait_for(lock, backoff, [&] { return stopping_; });
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
+    // After a reconnect, a full pass catches whatever happened while the stream was down.
+    pending_apps_.insert("");
+  }
+}
+
+}  // namespace agent

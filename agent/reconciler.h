@@ -1,0 +1,70 @@
+// Keeps the routing files true to the containers: at start, every RUNTIME_RECONCILE_SECONDS, and
+// within moments of a Podman event (start, died, restart, remove) for a managed container.
+// Per app it keeps one container (the one the route points at if it runs, else the newest
+// running, else the newest, which is started again), removes the others unless a deploy holds the
+// app or they are in their retirement grace period, and writes or removes the route. Idempotent.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "deploy_service.h"
+#include "podman/client.h"
+#include "settings.h"
+#include "traefik/route_dir.h"
+
+namespace agent {
+
+struct ReconcileSummary {
+  int apps = 0;
+  int routes_written = 0;
+  int routes_removed = 0;
+  int containers_removed = 0;
+  int containers_started = 0;
+  int containers_renamed = 0;
+  size_t temporary_files_removed = 0;
+  bool changed() const {
+    return routes_written || routes_removed || containers_removed || containers_started || containers_renamed ||
+           temporary_files_removed;
+  }
+  std::string describe() const;
+};
+
+class Reconciler {
+ public:
+  Reconciler(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes, DeployService& service);
+  ~Reconciler();
+
+  void start();  // runs a pass now, then periodically and on events
+  void stop();
+
+  // One pass over every app. Throws podman::Unreachable when Podman is down.
+  ReconcileSummary run_once();
+  // One app only (after an event).
+  ReconcileSummary reconcile_app(const std::string& app_id);
+
+ private:
+  void reconcile_containers(const std::string& app_id, std::vector<podman::containers::Container> containers,
+                            ReconcileSummary& summary);
+  void periodic_loop();
+  void events_loop();
+
+  const Settings& settings_;
+  podman::Client& podman_;
+  traefik::RouteDir* routes_;
+  DeployService& service_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::set<std::string> pending_apps_;
+  bool stopping_ = false;
+  std::atomic<bool> stop_events_{false};
+  std::thread periodic_;
+  std::thread events_;
+};
+
+}  // namespace agent

@@ -1,0 +1,107 @@
+// Settings of the Runtime-Agent: every key of etc/runtime.env, its default, and its parsing.
+// Sources: an optional EnvironmentFile (KEY=VALUE, '#' comments, optional quotes) and the process
+// environment, which wins. load_settings() never throws for a bad value: it returns every problem,
+// each naming its key, so an operator sees them all at once.
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace agent {
+
+using Environment = std::map<std::string, std::string>;
+
+struct Ulimit {
+  std::string name;  // nofile, nproc, ...
+  int64_t soft = 0;
+  int64_t hard = 0;
+};
+
+enum class PullPolicy { always, missing, never };
+
+struct Settings {
+  std::string host = "0.0.0.0";
+  int port = 7005;
+  std::string token;
+  int http_threads = 32;
+
+  std::string node_name = "rt-node-01";
+  std::string node_agent_base_url;
+  std::string node_gateway_base_url;
+  std::string deploy_base_url;
+  std::string deploy_node_token;
+  int heartbeat_seconds = 60;
+  bool inflight_reject = true;
+
+  std::string podman_socket = "unix:///run/podman/podman.sock";
+  std::string network = "funai-runtime-net";
+
+  bool traefik_enable = true;
+  std::string traefik_dynamic_dir = "/etc/fun-ai-studio/traefik/dynamic";
+  std::vector<std::string> traefik_entrypoints;
+
+  int container_port = 3000;
+  std::optional<double> app_cpus;
+  std::optional<int64_t> app_cpu_shares;
+  std::string app_cpuset_cpus;
+  std::optional<int64_t> app_memory;       // bytes
+  std::optional<int64_t> app_memory_swap;  // bytes, -1 = unlimited
+  std::optional<int64_t> app_pids_limit;
+  std::vector<Ulimit> app_ulimits;
+  bool app_init = true;
+  std::string app_restart_policy = "always";
+  int stop_timeout_seconds = 10;
+  int ready_timeout_seconds = 20;
+  int retire_grace_seconds = 3;
+  int reconcile_seconds = 30;
+  std::string disk_path;
+
+  PullPolicy pull_policy = PullPolicy::always;
+  std::string registry_url;
+  std::string registry_username;
+  std::string registry_password;
+  bool cleanup_images_on_stop = false;
+
+  std::string log_dir = "/data/funai/logs/fun-ai-studio/fun-ai-studio-runtime";
+  int64_t log_max_file_size_bytes = 50 * 1024 * 1024;
+  int log_max_history_days = 30;
+};
+
+// A syntax error in an EnvironmentFile, with its line number.
+class EnvFileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses EnvironmentFile text: KEY=VALUE lines, blank lines and '#' comments, an optional
+// 'export ' prefix, values optionally in single or double quotes. Throws EnvFileError.
+Environment parse_env_file(std::istream& in);
+
+// The current process environment.
+Environment process_environment();
+
+// `overrides` win over `base`.
+Environment merge_environments(const Environment& base, const Environment& overrides);
+
+struct SettingsResult {
+  Settings settings;
+  std::vector<std::string> errors;  // each starts with the key it is about
+  bool ok() const { return errors.empty(); }
+};
+
+// Reads every known key from `env` (missing or empty keys take their defaults).
+SettingsResult load_settings(const Environment& env);
+
+// Every known key with its effective value as the agent sees it, secrets masked: the
+// output of --check-config.
+std::vector<std::pair<std::string, std::string>> describe_settings(const Environment& env);
+
+// Parses podman-style sizes: "512m", "1g", "1048576", "-1" (unlimited). nullopt when malformed.
+std::optional<int64_t> parse_size(const std::string& text);
+
+}  // namespace agent

@@ -1,0 +1,184 @@
+#include "containers.h"
+
+namespace podman::containers {
+namespace {
+
+std::map<std::string, std::string> string_map(const nlohmann::json& j) {
+  std::map<std::string, std::string> out;
+  if (!j.is_object()) return out;
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
+  return out;
+}
+
+std::chrono::milliseconds budget_for(unsigned timeout_seconds) {
+  return std::chrono::milliseconds((timeout_seconds + 15) * 1000LL);
+}
+
+}  // namespace
+
+nlohmann::json to_json(const Spec& spec) {
+  nlohmann::json j = {{"name", spec.name}, {"image", spec.image}};
+  if (!spec.labels.empty()) j["labels"] = spec.labels;
+  if (!spec.env.empty()) j["env"] = spec.env;
+  if (!spec.network.empty()) {
+    j["netns"] = {{"nsmode", "bridge"}};
+    j["networks"] = {{spec.network, nlohmann::json::object()}};
+  }
+  if (spec.init) j["init"] = true;
+  if (!spec.restart_policy.empty()) j["restart_policy"] = spec.restart_policy;
+  if (spec.stop_timeout) j["stop_timeout"] = *spec.stop_timeout;
+
+  nlohmann::json limits = nlohmann::json::object();
+  if (spec.cpus) {
+    limits["cpu"]["period"] = 100000;
+    limits["cpu"]["quota"] = static_cast<int64_t>(*spec.cpus * 100000);
+  }
+  if (spec.cpu_shares) limits["cpu"]["shares"] = *spec.cpu_shares;
+  if (!spec.cpuset_cpus.empty()) limits["cpu"]["cpus"] = spec.cpuset_cpus;
+  if (spec.memory) limits["memory"]["limit"] = *spec.memory;
+  if (spec.memory_swap) limits["memory"]["swap"] = *spec.memory_swap;
+  if (spec.pids_limit) limits["pids"]["limit"] = *spec.pids_limit;
+  if (!limits.empty()) j["resource_limits"] = limits;
+
+  if (!spec.rlimits.empty()) {
+    j["r_limits"] = nlohmann::json::array();
+    for (const auto& r : spec.rlimits) j["r_limits"].push_back({{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}});
+  }
+  return j;
+}
+
+std::string Container::ip_on(const std::string& network) const {
+  auto it = ip_by_network.find(network);
+  return it == ip_by_network.end() ? "" : it->second;
+}
+
+std::string create(Client& client, const Spec& spec) {
+  const std::string call = "container create";
+  auto r = client.send({call, "POST", "/containers/create", to_json(spec).dump()});
+  if (r.status != 201 && r.status != 200) Client::fail(call, r);
+  return Client::decode(call, r).value("Id", "");
+}
+
+void start(Client& client, const std::string& name) {
+  const std::string call = "container start";
+  auto r = client.send({call, "POST", "/containers/" + escape(name) + "/start"});
+  if (r.status != 204 && r.status != 304) Client::fail(call, r);
+}
+
+void stop(Client& client, const std::string& name, unsigned timeout_seconds) {
+  const std::string call = "container stop";
+  Request request{call, "POST", "/containers/" + escape(name) + "/stop?timeout=" + std::to_string(timeout_seconds)};
+  request.budget = budget_for(timeout_seconds);
+  auto r = client.send(request);
+  if (r.status != 204 && r.status != 304) Client::fail(call, r);
+}
+
+bool remove(Client& client, const std::string& name, bool force, unsigned timeout_seconds, bool ignore_missing) {
+  const std::string call = "container remove";
+  Request request{call, "DELETE",
+                  "/containers/" + escape(name) + "?force=" + (force ? "true" : "false") + "&timeout=" + std::to_string(timeout_seconds)};
+  request.budget = budget_for(timeout_seconds);
+  auto r = client.send(request);
+  if (r.status == 200 || r.status == 204) return true;
+  if (r.status == 404 && ignore_missing) return false;
+  Client::fail(call, r);
+}
+
+Container inspect(Client& client, const std::string& name) {
+  const std::string call = "container inspect";
+  auto r = client.send({call, "GET", "/containers/" + escape(name) + "/json"});
+  if (r.status != 200) Client::fail(call, r);
+  auto j = Client::decode(call, r);
+  Container c;
+  c.id = j.value("Id", "");
+  c.name = j.value("Name", "");
+  c.image = j.value("ImageName", "");
+  c.image_id = j.value("Image", "");
+  c.restart_count = j.value("RestartCount", 0);
+  if (j.contains("State") && j["State"].is_object()) {
+    const auto& s = j["State"];
+    c.state.status = s.value("Status", "");
+    c.state.running = s.value("Running", false);
+    c.state.exit_code = s.value("ExitCode", 0);
+    c.state.oom_killed = s.value("OOMKilled", false);
+    c.state.started_at = s.value("StartedAt", "");
+    c.state.finished_at = s.value("FinishedAt", "");
+    c.state.error = s.value("Error", "");
+  }
+  if (j.contains("Config") && j["Config"].is_object() && j["Config"].contains("Labels"))
+    c.labels = string_map(j["Config"]["Labels"]);
+  auto networks = j.value("/NetworkSettings/Networks"_json_pointer, nlohmann::json::object());
+  for (auto it = networks.begin(); it != networks.end(); ++it)
+    if (it.value().is_object()) c.ip_by_network[it.key()] = it.value().value("IPAddress", "");
+  return c;
+}
+
+std::vector<Summary> list(Client& client, const std::vector<std::string>& label_filters, bool all) {
+  const std::string call = "container list";
+  std::string path = std::string("/containers/json?all=") + (all ? "true" : "false");
+  if (!label_filters.empty()) path += "&filters=" + escape(nlohmann::json{{"label", label_filters}}.dump());
+  auto r = client.send({call, "GET", path});
+  if (r.status != 200) Client::fail(call, r);
+  std::vector<Summary> out;
+  for (const auto& j : Client::decode(call, r)) {
+    Summary s;
+    s.id = j.value("Id", "");
+    if (j.contains("Names") && j["Names"].is_array())
+      for (const auto& n : j["Names"]) s.names.push_back(n.get<std::string>());
+    s.image = j.value("Image", "");
+    s.state = j.value("State", "");
+    s.exit_code = j.value("ExitCode", 0);
+    if (j.contains("Labels")) s.labels = string_map(j["Labels"]);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void rename(Client& client, const std::string& name, const std::string& new_name) {
+  const std::string call = "container rename";
+  auto r = client.send({call, "POST", "/containers/" + escape(name) + "/rename?name=" + escape(new_name)});
+  if (r.status != 204 && r.status != 200) Client::fail(call, r);
+}
+
+int wait(Client& client, const std::string& name, const std::string& condition, std::chrono::milliseconds budget) {
+  const std::string call = "container wait";
+  Request request{call, "POST", "/containers/" + escape(name) + "/wait?condition=" + escape(condition)};
+  request.budget = budget;
+  auto r = client.send(request);
+  if (r.status != 200) Client::fail(call, r);
+  auto j = Client::decode(call, r);
+  return j.is_number_integer() ? j.get<int>() : 0;
+}
+
+Logs logs(Client& client, const std::string& name, unsigned tail) {
+  const std::string call = "container logs";
+  auto r = client.send({call, "GET", "/containers/" + escape(name) + "/logs?stdout=true&stderr=true&tail=" + std::to_string(tail)});
+  if (r.status != 200) Client::fail(call, r);
+  return demultiplex(r.body);
+}
+
+Logs demultiplex(const std::string& raw) {
+  Logs logs;
+  size_t pos = 0;
+  while (pos + 8 <= raw.size()) {
+    unsigned char type = static_cast<unsigned char>(raw[pos]);
+    bool header = type <= 2 && raw[pos + 1] == 0 && raw[pos + 2] == 0 && raw[pos + 3] == 0;
+    if (!header) break;  // not multiplexed (a TTY container): take the rest as is
+    uint32_t size = (static_cast<uint32_t>(static_cast<unsigned char>(raw[pos + 4])) << 24) |
+                    (static_cast<uint32_t>(static_cast<unsigned char>(raw[pos + 5])) << 16) |
+                    (static_cast<uint32_t>(static_cast<unsigned char>(raw[pos + 6])) << 8) |
+                    static_cast<uint32_t>(static_cast<unsigned char>(raw[pos + 7]));
+    std::string payload = raw.substr(pos + 8, size);
+    (type == 2 ? logs.err : logs.out) += payload;
+    logs.combined += payload;
+    pos += 8 + static_cast<size_t>(size);
+  }
+  if (pos < raw.size()) {
+    logs.out += raw.substr(pos);
+    logs.combined += raw.substr(pos);
+  }
+  return logs;
+}
+
+}  // namespace podman::containers

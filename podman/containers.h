@@ -1,0 +1,114 @@
+// libpod container calls: create from a typed spec, start, stop, remove, inspect, list, rename,
+// wait, logs. Each checks the status codes libpod documents and throws the typed errors of errors.h.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client.h"
+
+namespace podman::containers {
+
+struct Rlimit {
+  std::string type;  // "nofile", "nproc", ...
+  int64_t soft = 0;
+  int64_t hard = 0;
+};
+
+// The subset of libpod's SpecGenerator the agent uses.
+struct Spec {
+  std::string name;
+  std::string image;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> env;
+  std::string network;         // joined in bridge mode; empty = libpod's default
+  bool init = false;           // an init (catatonit) as PID 1 forwards signals to the app
+  std::string restart_policy;  // "", "no", "always", "on-failure", "unless-stopped"
+  std::optional<unsigned> stop_timeout;
+  std::optional<double> cpus;  // becomes a CFS quota over a 100 ms period
+  std::optional<int64_t> cpu_shares;
+  std::string cpuset_cpus;
+  std::optional<int64_t> memory;       // bytes
+  std::optional<int64_t> memory_swap;  // bytes, -1 unlimited
+  std::optional<int64_t> pids_limit;
+  std::vector<Rlimit> rlimits;
+};
+
+// The JSON body libpod's create endpoint takes for a spec.
+nlohmann::json to_json(const Spec& spec);
+
+struct State {
+  std::string status;  // created, running, exited, stopped, paused, ...
+  bool running = false;
+  int exit_code = 0;
+  bool oom_killed = false;
+  std::string started_at;
+  std::string finished_at;
+  std::string error;
+};
+
+struct Container {
+  std::string id;
+  std::string name;
+  std::string image;     // the reference it was created from
+  std::string image_id;
+  State state;
+  int restart_count = 0;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> ip_by_network;
+
+  // "" when not attached to that network (or not running).
+  std::string ip_on(const std::string& network) const;
+};
+
+struct Summary {
+  std::string id;
+  std::vector<std::string> names;
+  std::string image;
+  std::string state;
+  std::map<std::string, std::string> labels;
+  int exit_code = 0;
+};
+
+// POST /containers/create -> the new id. Throws Conflict (name in use), NotFound (no image).
+std::string create(Client& client, const Spec& spec);
+
+// POST /containers/{name}/start. Starting a running container is not an error.
+void start(Client& client, const std::string& name);
+
+// POST /containers/{name}/stop?timeout=N. Stopping a stopped container is not an error.
+void stop(Client& client, const std::string& name, unsigned timeout_seconds);
+
+// DELETE /containers/{name}?force=..&timeout=N. Returns false when it did not exist and
+// ignore_missing is set; throws NotFound otherwise.
+bool remove(Client& client, const std::string& name, bool force, unsigned timeout_seconds, bool ignore_missing = true);
+
+// GET /containers/{name}/json. Throws NotFound.
+Container inspect(Client& client, const std::string& name);
+
+// GET /containers/json?all=..&filters={"label":[..]}
+std::vector<Summary> list(Client& client, const std::vector<std::string>& label_filters, bool all = true);
+
+// POST /containers/{name}/rename?name=NEW. Throws NotFound or Conflict.
+void rename(Client& client, const std::string& name, const std::string& new_name);
+
+// POST /containers/{name}/wait?condition=..; returns the exit code libpod reports.
+int wait(Client& client, const std::string& name, const std::string& condition, std::chrono::milliseconds budget);
+
+struct Logs {
+  std::string out;       // stdout
+  std::string err;       // stderr
+  std::string combined;  // both, in the order they were written
+};
+
+// GET /containers/{name}/logs?stdout&stderr&tail=N, demultiplexed.
+Logs logs(Client& client, const std::string& name, unsigned tail);
+
+// Splits libpod's multiplexed log stream (8-byte frame headers) into stdout and stderr.
+Logs demultiplex(const std::string& raw);
+
+}  // namespace podman::containers

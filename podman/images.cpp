@@ -1,0 +1,65 @@
+#include "images.h"
+
+namespace podman::images {
+
+bool exists(Client& client, const std::string& reference) {
+  const std::string call = "image exists";
+  auto r = client.send({call, "GET", "/images/" + escape(reference) + "/exists"});
+  if (r.status == 204) return true;
+  if (r.status == 404) return false;
+  Client::fail(call, r);
+}
+
+std::string pull(Client& client, const std::string& reference, const std::string& policy, const std::string& registry_auth) {
+  const std::string call = "image pull";
+  Request request{call, "POST", "/images/pull?reference=" + escape(reference) + "&policy=" + escape(policy)};
+  request.budget = std::chrono::minutes(10);
+  if (!registry_auth.empty()) request.headers["X-Registry-Auth"] = registry_auth;
+
+  // The answer is a stream of JSON objects: {"stream":..}, {"error":..}, {"images":[..],"id":..}.
+  std::string buffer, error, id, raw;
+  auto consume = [&](std::string_view chunk) {
+    buffer.append(chunk);
+    if (raw.size() < 4096) raw.append(chunk.substr(0, 4096 - raw.size()));
+    size_t start = 0;
+    for (size_t nl; (nl = buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
+      auto j = nlohmann::json::parse(buffer.substr(start, nl - start), nullptr, false);
+      if (!j.is_object()) continue;
+      if (j.contains("error") && j["error"].is_string() && !j["error"].get<std::string>().empty()) error = j["error"];
+      if (j.contains("id") && j["id"].is_string()) id = j["id"];
+    }
+    buffer.erase(0, start);
+    return true;
+  };
+  long status = client.stream(request, consume);
+  consume("\n");  // a last object without a newline
+  if (status != 200) Client::fail(call, {status, raw});
+  if (!error.empty()) throw ServerError(call, status, "pull failed", error);
+  if (id.empty()) throw ServerError(call, status, "pull failed", "libpod reported no image id for " + reference);
+  return id;
+}
+
+std::vector<Image> list(Client& client, const std::string& reference_filter) {
+  const std::string call = "image list";
+  std::string path = "/images/json";
+  if (!reference_filter.empty()) path += "?filters=" + escape(nlohmann::json{{"reference", {reference_filter}}}.dump());
+  auto r = client.send({call, "GET", path});
+  if (r.status != 200) Client::fail(call, r);
+  std::vector<Image> out;
+  for (const auto& j : Client::decode(call, r)) {
+    Image image;
+    image.id = j.value("Id", "");
+    if (j.contains("RepoTags") && j["RepoTags"].is_array())
+      for (const auto& t : j["RepoTags"]) image.names.push_back(t.get<std::string>());
+    out.push_back(std::move(image));
+  }
+  return out;
+}
+
+void remove(Client& client, const std::string& reference, bool force) {
+  const std::string call = "image remove";
+  auto r = client.send({call, "DELETE", "/images/" + escape(reference) + (force ? "?force=true" : "")});
+  if (r.status != 200) Client::fail(call, r);
+}
+
+}  // namespace podman::images

@@ -1,0 +1,28 @@
+// libpod network calls: exists, create, inspect.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "client.h"
+
+namespace podman::networks {
+
+struct Network {
+  std::string name;
+  std::string id;
+  std::string driver;
+  bool dns_enabled = false;
+  std::vector<std::string> subnets;
+};
+
+// GET /networks/{name}/exists: 204 yes, 404 no.
+bool exists(Client& client, const std::string& name);
+
+// POST /networks/create (bridge, DNS on). Throws Conflict when it already exists.
+Network create(Client& client, const std::string& name);
+
+// GET /networks/{name}/json. Throws NotFound.
+Network inspect(Client& client, const std::string& name);
+
+}  // namespace podman::networks

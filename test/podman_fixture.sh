@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Starts (setup) or tears down (cleanup) a private Podman API service for the
+# integration tests: its own socket, storage and containers.conf under DIR, and
+# the small busybox test images. Nothing outside DIR is touched.
+#
+#   podman_fixture.sh setup   DIR CONTAINERS_CONF
+#   podman_fixture.sh cleanup DIR
+set -euo pipefail
+cmd=$1 dir=$2
+
+podman_private() {
+  CONTAINERS_CONF="$dir/containers.conf" podman --root "$dir/root" --runroot "$dir/run" \
+    --tmpdir "$dir/tmp" "$@"
+}
+
+build_image() { # name cmd-json
+  local name=$1 cmd=$2 r="$dir/img-$1"
+  rm -rf "$r" && mkdir -p "$r/bin" "$r/www" "$r/tmp"
+  cp "$(command -v busybox)" "$r/bin/busybox"
+  for a in sh httpd sleep echo nc cat; do ln -sf busybox "$r/bin/$a"; done
+  echo "hello from $name" > "$r/www/index.html"
+  tar -C "$r" -cf "$dir/$name.tar" .
+  podman_private import --quiet --change "CMD $cmd" "$dir/$name.tar" "localhost/funai-test-$name:1" >/dev/null
+  rm -rf "$r" "$dir/$name.tar"
+}
+
+case "$cmd" in
+setup)
+  conf=$3
+  rm -rf "$dir" && mkdir -p "$dir/tmp"
+  cp "$conf" "$dir/containers.conf"
+  podman_private system service --time=0 "unix://$dir/podman.sock" >"$dir/service.log" 2>&1 &
+  echo $! > "$dir/service.pid"
+  for _ in $(seq 1 100); do
+    if curl -sf --unix-socket "$dir/podman.sock" http://d/v4.0.0/libpod/_ping >/dev/null 2>&1; then break; fi
+    sleep 0.1
+  done
+  curl -sf --unix-socket "$dir/podman.sock" http://d/v4.0.0/libpod/_ping >/dev/null \
+    || { echo "podman service did not start:"; cat "$dir/service.log"; exit 1; }
+  # serves HTTP on 8080 at once
+  build_image httpd '["/bin/httpd","-f","-p","8080","-h","/www"]'
+  # same, with another page (a "new version")
+  build_image httpd2 '["/bin/sh","-c","echo v2 > /www/index.html; exec /bin/httpd -f -p 8080 -h /www"]'
+  # listens only after 3 seconds
+  build_image slow '["/bin/sh","-c","sleep 3; exec /bin/httpd -f -p 8080 -h /www"]'
+  # prints a message and exits non-zero
+  build_image crash '["/bin/sh","-c","echo fatal: app crashed on purpose >&2; exit 3"]'
+  # runs but never listens
+  build_image nolisten '["/bin/sleep","100000"]'
+  echo "podman fixture ready at $dir/podman.sock"
+  ;;
+cleanup)
+  if [ -S "$dir/podman.sock" ]; then
+    podman_private rm -af -t 0 >/dev/null 2>&1 || true
+    podman_private pod rm -af >/dev/null 2>&1 || true
+    podman_private network ls -q 2>/dev/null | grep -v '^podman$' | xargs -r podman_private network rm -f >/dev/null 2>&1 || true
+  fi
+  if [ -f "$dir/service.pid" ]; then
+    kill "$(cat "$dir/service.pid")" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$(cat "$dir/service.pid")" 2>/dev/null || break; sleep 0.1; done
+  fi
+  podman_private system reset -f >/dev/null 2>&1 || true
+  # overlay mounts may remain; unmount before removing
+  grep " $dir/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$dir"
+  ;;
+*) echo "usage: $0 setup|cleanup DIR [CONTAINERS_CONF]"; exit 2 ;;
+esac
