@@ -3,10 +3,19 @@
 # integration tests: its own socket, storage and containers.conf under DIR, and
 # the small busybox test images. Nothing outside DIR is touched.
 #
-#   podman_fixture.sh setup   DIR CONTAINERS_CONF
-#   podman_fixture.sh cleanup DIR
+#   podman_fixture.sh setup   STATEFILE CONTAINERS_CONF   (makes DIR with mktemp -d, writes it to STATEFILE)
+#   podman_fixture.sh cleanup STATEFILE
 set -euo pipefail
-cmd=$1 dir=$2
+cmd=$1 state=$2
+if [ "$cmd" = setup ]; then
+  # A leftover from an interrupted run goes first.
+  if [ -f "$state" ]; then "$0" cleanup "$state" || true; fi
+  dir=$(mktemp -d /tmp/funai-podman.XXXXXX)
+  echo "$dir" > "$state"
+else
+  [ -f "$state" ] || exit 0
+  dir=$(cat "$state")
+fi
 
 podman_private() {
   CONTAINERS_CONF="$dir/containers.conf" podman --root "$dir/root" --runroot "$dir/run" \
@@ -27,7 +36,7 @@ build_image() { # name cmd-json
 case "$cmd" in
 setup)
   conf=$3
-  rm -rf "$dir" && mkdir -p "$dir/tmp"
+  mkdir -p "$dir/tmp"
   cp "$conf" "$dir/containers.conf"
   podman_private system service --time=0 "unix://$dir/podman.sock" >"$dir/service.log" 2>&1 &
   echo $! > "$dir/service.pid"
@@ -53,7 +62,9 @@ cleanup)
   if [ -S "$dir/podman.sock" ]; then
     podman_private rm -af -t 0 >/dev/null 2>&1 || true
     podman_private pod rm -af >/dev/null 2>&1 || true
-    podman_private network ls -q 2>/dev/null | grep -v '^podman$' | xargs -r podman_private network rm -f >/dev/null 2>&1 || true
+    for n in $(podman_private network ls -q 2>/dev/null | grep -v '^podman$'); do
+      podman_private network rm -f "$n" >/dev/null 2>&1 || true
+    done
   fi
   if [ -f "$dir/service.pid" ]; then
     kill "$(cat "$dir/service.pid")" 2>/dev/null || true
@@ -62,7 +73,8 @@ cleanup)
   podman_private system reset -f >/dev/null 2>&1 || true
   # overlay mounts may remain; unmount before removing
   grep " $dir/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$dir"
+  rm -rf "$dir" "$state"
+  echo "podman fixture removed"
   ;;
-*) echo "usage: $0 setup|cleanup DIR [CONTAINERS_CONF]"; exit 2 ;;
+*) echo "usage: $0 setup|cleanup STATEFILE [CONTAINERS_CONF]"; exit 2 ;;
 esac

@@ -1,0 +1,83 @@
+// Shared pieces of the test suites: the private Podman service started by the CTest fixture,
+// unique ids, temporary folders, a small HTTP client, and the agent run in-process on an
+// ephemeral port against the real Podman.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "deploy_service.h"
+#include "http_server.h"
+#include "podman/client.h"
+#include "settings.h"
+#include "traefik/route_dir.h"
+
+namespace testing {
+
+// The socket of the Podman service the CTest fixture started (fails the test when missing).
+std::string podman_socket();
+std::string podman_fixture_dir();
+
+// A name no other test uses: prefix + pid + counter (valid as an app id and container name).
+std::string unique_id(const std::string& prefix);
+
+// Images built by the fixture.
+inline const std::string kHttpdImage = "localhost/funai-test-httpd:1";
+inline const std::string kHttpd2Image = "localhost/funai-test-httpd2:1";
+inline const std::string kSlowImage = "localhost/funai-test-slow:1";
+inline const std::string kCrashImage = "localhost/funai-test-crash:1";
+inline const std::string kNoListenImage = "localhost/funai-test-nolisten:1";
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct HttpResult {
+  int status = 0;  // 0 = no answer
+  std::string body;
+  std::map<std::string, std::string> headers;
+  std::string error;
+};
+
+// One request on a new connection. Headers are sent as given.
+HttpResult http(const std::string& method, const std::string& url, const std::string& body = "",
+                const std::map<std::string, std::string>& headers = {},
+                std::chrono::milliseconds timeout = std::chrono::milliseconds(30000));
+
+// Settings for a test agent: a private network, routing dir and log dir, pull policy "missing",
+// short grace and stop timeouts.
+agent::Settings test_settings(const std::string& routing_dir, const std::string& log_dir);
+
+// The agent, in this process: the real HTTP server, DeployService and routing directory.
+class AgentUnderTest {
+ public:
+  explicit AgentUnderTest(agent::Settings settings);
+  ~AgentUnderTest();
+
+  std::string url(const std::string& path) const;
+  HttpResult call(const std::string& method, const std::string& path, const std::string& body = "",
+                  std::chrono::milliseconds timeout = std::chrono::milliseconds(30000)) const;
+
+  agent::Settings settings;
+  podman::Client podman;
+  std::unique_ptr<traefik::RouteDir> routes;
+  std::unique_ptr<agent::DeployService> service;
+  std::unique_ptr<agent::HttpServer> server;
+};
+
+// Removes every container and route of an app directly through Podman (test cleanup).
+void remove_app_containers(podman::Client& podman, const std::string& app_id);
+
+// The upstream URL written in an app's routing file, or "" when there is none.
+std::string routed_upstream(traefik::RouteDir& routes, const std::string& app_id);
+
+}  // namespace testing
