@@ -31,6 +31,11 @@ inline const std::string kSlowImage = "localhost/funai-test-slow:1";
 inline const std::string kCrashImage = "localhost/funai-test-crash:1";
 inline const std::string kNoListenImage = "localhost/funai-test-nolisten:1";
 
+// Seconds elapsed since `start` (printable in test messages, unlike durations).
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 class TempDir {
  public:
   TempDir();
