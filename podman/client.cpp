@@ -167,11 +167,13 @@ void Client::fail(const std::string& call, const Response& response) {
   }
   if (message.empty()) message = response.body.substr(0, 500);
   if (message.empty()) message = "HTTP " + std::to_string(response.status);
-  switch (response.status) {
-    case 404: throw NotFound(call, response.status, cause, message);
-    case 409: throw Conflict(call, response.status, cause, message);
-    default: throw ServerError(call, response.status, cause, message);
-  }
+  // Some libpod 4.x endpoints answer 500 for a missing image or a name in use; their cause says so.
+  bool missing = response.status == 404 || cause == "image not known" || cause == "no such container" ||
+                 cause == "no such image" || cause == "network not found";
+  bool conflict = response.status == 409 || cause == "that name is already in use" || cause == "container already exists";
+  if (missing) throw NotFound(call, response.status, cause, message);
+  if (conflict) throw Conflict(call, response.status, cause, message);
+  throw ServerError(call, response.status, cause, message);
 }
 
 nlohmann::json Client::decode(const std::string& call, const Response& response) {

@@ -1,0 +1,316 @@
+#define BOOST_TEST_MODULE podman_client
+#include <boost/test/unit_test.hpp>
+#include <future>
+#include <thread>
+
+#include "podman/client.h"
+#include "podman/containers.h"
+#include "podman/events.h"
+#include "podman/images.h"
+#include "podman/networks.h"
+#include "podman/system.h"
+#include "test_support.h"
+
+namespace pc = podman::containers;
+using testing::seconds_since;
+
+namespace {
+
+const std::string kNet = "funai-client-net";
+
+struct PodmanFixture {
+  PodmanFixture() : client(testing::podman_socket()) {
+    if (!podman::networks::exists(client, kNet)) podman::networks::create(client, kNet);
+  }
+  ~PodmanFixture() {
+    for (const auto& name : created) pc::remove(client, name, true, 0);
+  }
+
+  // Creates (and remembers for cleanup) a container of `image` on kNet.
+  std::string make(const std::string& image, bool init = true, bool start = true,
+                   std::map<std::string, std::string> labels = {}) {
+    pc::Spec spec;
+    spec.name = testing::unique_id("pc-");
+    spec.image = image;
+    spec.network = kNet;
+    spec.init = init;
+    spec.labels = std::move(labels);
+    pc::create(client, spec);
+    created.push_back(spec.name);
+    if (start) pc::start(client, spec.name);
+    return spec.name;
+  }
+
+  podman::Client client;
+  std::vector<std::string> created;
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(client, PodmanFixture)
+
+BOOST_AUTO_TEST_CASE(ping_and_info_describe_the_service) {
+  BOOST_TEST(podman::system::ping(client));
+  auto info = podman::system::info(client);
+  BOOST_TEST(info.version.rfind("4.", 0) == 0u, info.version);
+  BOOST_TEST(info.graph_root.find(testing::podman_fixture_dir()) == 0u, info.graph_root);
+  BOOST_TEST((info.cgroup_version == "v1" || info.cgroup_version == "v2"));
+  BOOST_TEST(info.oci_runtime == "runc");
+}
+
+BOOST_AUTO_TEST_CASE(networks_exist_are_created_and_inspected) {
+  std::string name = testing::unique_id("net-");
+  BOOST_TEST(!podman::networks::exists(client, name));
+  auto created_net = podman::networks::create(client, name);
+  BOOST_TEST(created_net.name == name);
+  BOOST_TEST(created_net.dns_enabled);
+  BOOST_TEST(podman::networks::exists(client, name));
+  BOOST_TEST(podman::networks::inspect(client, name).subnets.size() >= 1u);
+  BOOST_CHECK_THROW(podman::networks::create(client, name), podman::Conflict);
+  BOOST_CHECK_THROW(podman::networks::inspect(client, "no-such-net-x"), podman::NotFound);
+  client.send({"network remove", "DELETE", "/networks/" + name});
+}
+
+BOOST_AUTO_TEST_CASE(images_exist_list_pull_and_remove) {
+  BOOST_TEST(podman::images::exists(client, testing::kHttpdImage));
+  BOOST_TEST(!podman::images::exists(client, "localhost/no-such-image:1"));
+  auto listed = podman::images::list(client, testing::kHttpdImage);
+  BOOST_REQUIRE(listed.size() == 1u);
+  BOOST_TEST(listed[0].names.front() == testing::kHttpdImage);
+  // A local image with policy "missing" needs no registry.
+  BOOST_TEST(!podman::images::pull(client, testing::kHttpdImage, "missing").empty());
+  // No registry is reachable: the failure comes from libpod's pull stream, with its message.
+  BOOST_CHECK_EXCEPTION(podman::images::pull(client, "localhost:1/none/app:1", "always"), podman::ServerError,
+                        [](const podman::ServerError& e) { return e.call() == "image pull" && !e.message().empty(); });
+  BOOST_CHECK_THROW(podman::images::remove(client, "localhost/no-such-image:1"), podman::NotFound);
+}
+
+BOOST_AUTO_TEST_CASE(an_image_in_use_is_a_conflict_and_a_free_one_is_removed) {
+  // An image of its own (committed from a container), then used by another container.
+  std::string source = make(testing::kHttpdImage, true, false);
+  std::string repo = "localhost/" + testing::unique_id("commit");
+  auto commit = client.send({"commit", "POST", "/commit?container=" + source + "&repo=" + repo + "&tag=1"});
+  BOOST_REQUIRE_MESSAGE(commit.status == 200, commit.body);
+  pc::Spec spec;
+  spec.name = testing::unique_id("pc-");
+  spec.image = repo + ":1";
+  pc::create(client, spec);
+  BOOST_CHECK_THROW(podman::images::remove(client, repo + ":1"), podman::Conflict);
+  pc::remove(client, spec.name, true, 0);
+  podman::images::remove(client, repo + ":1");
+  BOOST_TEST(!podman::images::exists(client, repo + ":1"));
+  BOOST_TEST(podman::images::exists(client, testing::kHttpdImage));
+}
+
+BOOST_AUTO_TEST_CASE(create_from_a_typed_spec_applies_labels_env_limits_and_init) {
+  pc::Spec spec;
+  spec.name = testing::unique_id("pc-");
+  spec.image = testing::kHttpdImage;
+  spec.network = kNet;
+  spec.init = true;
+  spec.labels = {{"io.funai.test", "yes"}};
+  spec.env = {{"GREETING", "hi"}};
+  spec.restart_policy = "always";
+  spec.stop_timeout = 4;
+  spec.cpus = 0.5;
+  spec.cpu_shares = 512;
+  spec.memory = 256 * 1024 * 1024;
+  spec.memory_swap = 512 * 1024 * 1024;
+  spec.pids_limit = 128;
+  spec.rlimits = {{"nofile", 1024, 2048}, {"nproc", 1024, 1024}};
+  BOOST_TEST(!pc::create(client, spec).empty());
+  created.push_back(spec.name);
+  pc::start(client, spec.name);
+  auto raw = podman::Client::decode("inspect", client.send({"inspect", "GET", "/containers/" + spec.name + "/json"}));
+  BOOST_TEST(raw["HostConfig"]["Memory"] == 256 * 1024 * 1024);
+  BOOST_TEST(raw["HostConfig"]["MemorySwap"] == 512 * 1024 * 1024);
+  BOOST_TEST(raw["HostConfig"]["PidsLimit"] == 128);
+  BOOST_TEST(raw["HostConfig"]["CpuQuota"] == 50000);
+  BOOST_TEST(raw["HostConfig"]["CpuShares"] == 512);
+  BOOST_TEST(raw["HostConfig"]["Init"] == true);
+  BOOST_TEST(raw["HostConfig"]["RestartPolicy"]["Name"] == "always");
+  BOOST_TEST(raw["Config"]["StopTimeout"] == 4);
+  bool has_env = false;
+  for (const auto& e : raw["Config"]["Env"]) has_env |= e == "GREETING=hi";
+  BOOST_TEST(has_env);
+  bool has_nofile = false;
+  for (const auto& u : raw["HostConfig"]["Ulimits"])
+    has_nofile |= u["Name"] == "RLIMIT_NOFILE" && u["Soft"] == 1024 && u["Hard"] == 2048;
+  BOOST_TEST(has_nofile, raw["HostConfig"]["Ulimits"].dump());
+  auto c = pc::inspect(client, spec.name);
+  BOOST_TEST(c.labels["io.funai.test"] == "yes");
+  BOOST_TEST(c.state.running);
+  BOOST_TEST(c.image == testing::kHttpdImage);
+  BOOST_TEST(!c.ip_on(kNet).empty());
+  BOOST_TEST(c.restart_count == 0);
+  BOOST_TEST(!c.state.started_at.empty());
+}
+
+BOOST_AUTO_TEST_CASE(create_with_a_name_in_use_is_a_conflict) {
+  std::string name = make(testing::kHttpdImage, true, false);
+  pc::Spec spec;
+  spec.name = name;
+  spec.image = testing::kHttpdImage;
+  BOOST_CHECK_EXCEPTION(pc::create(client, spec), podman::Conflict, [](const podman::Conflict& e) {
+    return e.call() == "container create" && e.message().find("in use") != std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(create_of_a_missing_image_is_not_found) {
+  pc::Spec spec;
+  spec.name = testing::unique_id("pc-");
+  spec.image = "localhost/no-such-image:1";
+  BOOST_CHECK_THROW(pc::create(client, spec), podman::NotFound);
+}
+
+BOOST_AUTO_TEST_CASE(inspect_of_a_missing_container_is_not_found_with_libpods_message) {
+  BOOST_CHECK_EXCEPTION(pc::inspect(client, "no-such-container-x"), podman::NotFound, [](const podman::NotFound& e) {
+    return e.call() == "container inspect" && e.cause() == "no such container" &&
+           e.message().find("no-such-container-x") != std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(start_stop_and_remove_are_idempotent_where_documented) {
+  std::string name = make(testing::kHttpdImage);
+  pc::start(client, name);  // already running: 304, not an error
+  pc::stop(client, name, 2);
+  BOOST_TEST(!pc::inspect(client, name).state.running);
+  pc::stop(client, name, 2);  // already stopped
+  BOOST_TEST(pc::remove(client, name, false, 0));
+  BOOST_TEST(!pc::remove(client, name, true, 0));  // missing, ignored
+  BOOST_CHECK_THROW(pc::remove(client, name, true, 0, false), podman::NotFound);
+  BOOST_CHECK_THROW(pc::start(client, name), podman::NotFound);
+}
+
+BOOST_AUTO_TEST_CASE(a_pid_1_that_ignores_sigterm_takes_the_whole_timeout_without_init_and_not_with_it) {
+  std::string bare = make(testing::kHttpdImage, false);
+  std::string with_init = make(testing::kHttpdImage, true);
+  auto t0 = std::chrono::steady_clock::now();
+  pc::stop(client, bare, 2);
+  double without = seconds_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  pc::stop(client, with_init, 2);
+  double with = seconds_since(t0);
+  BOOST_TEST(without >= 1.9, "stop without init took " << without << " s");
+  BOOST_TEST(with < 1.0, "stop with init took " << with << " s");
+}
+
+BOOST_AUTO_TEST_CASE(list_filters_by_label_and_state) {
+  std::string label = testing::unique_id("l");
+  std::string running = make(testing::kHttpdImage, true, true, {{"io.funai.case", label}});
+  std::string stopped = make(testing::kHttpdImage, true, false, {{"io.funai.case", label}});
+  auto all = pc::list(client, {"io.funai.case=" + label}, true);
+  auto only_running = pc::list(client, {"io.funai.case=" + label}, false);
+  BOOST_TEST(all.size() == 2u);
+  BOOST_REQUIRE(only_running.size() == 1u);
+  BOOST_TEST(only_running[0].names.front() == running);
+  BOOST_TEST(only_running[0].labels["io.funai.case"] == label);
+  BOOST_TEST(only_running[0].state == "running");
+}
+
+BOOST_AUTO_TEST_CASE(rename_works_on_a_running_container) {
+  std::string name = make(testing::kHttpdImage);
+  std::string renamed = name + "-r";
+  pc::rename(client, name, renamed);
+  created.push_back(renamed);
+  BOOST_TEST(pc::inspect(client, renamed).state.running);
+  BOOST_CHECK_THROW(pc::inspect(client, name), podman::NotFound);
+  BOOST_CHECK_THROW(pc::rename(client, "no-such-container-x", "y"), podman::NotFound);
+}
+
+BOOST_AUTO_TEST_CASE(a_crashed_container_reports_its_exit_code_and_its_logs_hold_the_message) {
+  std::string name = make(testing::kCrashImage);
+  int code = pc::wait(client, name, "exited", std::chrono::seconds(20));
+  BOOST_TEST(code == 3);
+  auto c = pc::inspect(client, name);
+  BOOST_TEST(c.state.status == "exited");
+  BOOST_TEST(c.state.exit_code == 3);
+  auto logs = pc::logs(client, name, 50);
+  BOOST_TEST(logs.err.find("fatal: app crashed on purpose") != std::string::npos, logs.combined);
+  BOOST_TEST(logs.combined.find("fatal: app crashed on purpose") != std::string::npos);
+  BOOST_TEST(logs.out.find("fatal") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(demultiplexing_splits_streams_in_order) {
+  std::string raw;
+  auto frame = [&](char stream, const std::string& text) {
+    raw += std::string{stream, 0, 0, 0};
+    uint32_t n = static_cast<uint32_t>(text.size());
+    raw += std::string{char(n >> 24), char((n >> 16) & 255), char((n >> 8) & 255), char(n & 255)};
+    raw += text;
+  };
+  frame(1, "out1\n");
+  frame(2, "err1\n");
+  frame(1, "out2\n");
+  auto logs = pc::demultiplex(raw);
+  BOOST_TEST(logs.out == "out1\nout2\n");
+  BOOST_TEST(logs.err == "err1\n");
+  BOOST_TEST(logs.combined == "out1\nerr1\nout2\n");
+  BOOST_TEST(pc::demultiplex("plain tty text\n").combined == "plain tty text\n");
+}
+
+BOOST_AUTO_TEST_CASE(events_arrive_for_start_and_die_of_a_labelled_container_and_the_stream_stops_on_request) {
+  std::string label = testing::unique_id("ev");
+  std::atomic<bool> stop{false};
+  std::mutex m;
+  std::vector<std::string> actions;
+  auto streaming = std::async(std::launch::async, [&] {
+    podman::events::stream(
+        client, {{"container"}, {"io.funai.case=" + label}, {}},
+        [&](const podman::events::Event& e) {
+          std::lock_guard<std::mutex> lock(m);
+          actions.push_back(e.action + ":" + e.attributes.at("io.funai.case"));
+          return true;
+        },
+        stop);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  make(testing::kHttpdImage, false, true, {{"io.funai.other", "x"}});  // not ours: filtered out
+  std::string name = make(testing::kCrashImage, true, true, {{"io.funai.case", label}});
+  pc::wait(client, name, "exited", std::chrono::seconds(20));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto seen = [&](const std::string& a) {
+    std::lock_guard<std::mutex> lock(m);
+    return std::find(actions.begin(), actions.end(), a + ":" + label) != actions.end();
+  };
+  while ((!seen("start") || !seen("died")) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST(seen("start"));
+  BOOST_TEST(seen("died"));
+  auto t0 = std::chrono::steady_clock::now();
+  stop = true;
+  BOOST_TEST((streaming.wait_for(std::chrono::seconds(3)) == std::future_status::ready));
+  BOOST_TEST(seconds_since(t0) < 3.0);
+  std::lock_guard<std::mutex> lock(m);
+  for (const auto& a : actions) BOOST_TEST(a.find(label) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_socket_path_is_unreachable_within_the_connect_timeout) {
+  podman::Client missing("unix:///nonexistent/podman.sock");
+  auto t0 = std::chrono::steady_clock::now();
+  BOOST_CHECK_EXCEPTION(podman::system::info(missing), podman::Unreachable, [](const podman::Unreachable& e) {
+    return e.call() == "info" && e.message().find("/nonexistent/podman.sock") != std::string::npos;
+  });
+  BOOST_TEST(seconds_since(t0) < 2.5);
+  BOOST_CHECK_THROW(podman::system::ping(missing), podman::Unreachable);
+}
+
+BOOST_AUTO_TEST_CASE(a_tcp_endpoint_that_refuses_is_unreachable) {
+  podman::Client refused("tcp://127.0.0.1:1");
+  BOOST_CHECK_THROW(pc::list(refused, {}), podman::Unreachable);
+}
+
+BOOST_AUTO_TEST_CASE(the_client_is_safe_from_many_threads_and_reuses_connections) {
+  std::vector<std::future<int>> workers;
+  for (int t = 0; t < 8; ++t)
+    workers.push_back(std::async(std::launch::async, [&] {
+      int ok = 0;
+      for (int i = 0; i < 50; ++i) ok += podman::system::ping(client) ? 1 : 0;
+      return ok;
+    }));
+  int total = 0;
+  for (auto& w : workers) total += w.get();
+  BOOST_TEST(total == 400);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
