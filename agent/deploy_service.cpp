@@ -11,6 +11,7 @@
 
 #include "api_error.h"
 #include "app_labels.h"
+#include "bridge_address.h"
 #include "podman/images.h"
 #include "podman/networks.h"
 
@@ -131,6 +132,7 @@ nlohmann::json DeployService::deploy(const DeployRequest& request) {
   pc::Container fresh;
   try {
     pc::start(podman_, new_name);
+    pin_bridge();
     wait_until_ready(new_name, request.container_port);
     fresh = pc::inspect(podman_, new_name);
     switch_route(fresh);
@@ -216,7 +218,19 @@ void DeployService::ensure_network() {
       // created meanwhile by someone else: fine
     }
   }
+  bridge_ = podman::networks::inspect(podman_, settings_.network).interface_name;
   network_ready_ = true;
+}
+
+void DeployService::pin_bridge() {
+  // The bridge exists once a container is attached; netavark deletes it with the last one, so
+  // this is checked on every deploy (a read of one sysfs file when already pinned).
+  try {
+    if (pin_bridge_address(bridge_))
+      logger().information("pinned the MAC address of bridge " + bridge_ + " so that container removals cannot change it");
+  } catch (const std::exception& e) {
+    logger().warning(e.what());
+  }
 }
 
 std::string DeployService::registry_auth_for(const std::string& image) const {

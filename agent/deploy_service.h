@@ -48,6 +48,11 @@ class DeployService {
   // The route an app's container should have, or nullopt when the container has no IP.
   std::optional<traefik::Route> route_for(const podman::containers::Container& c) const;
 
+  // Creates the apps' network when missing (once) and pins its bridge's MAC address
+  // (bridge_address.h). Called before each container start.
+  void ensure_network();
+  void pin_bridge();
+
   // For the reconciler: claims an app unless a deploy, stop or reconcile holds it.
   bool try_claim(const std::string& app_id);
   void release(const std::string& app_id);
@@ -65,7 +70,7 @@ class DeployService {
   };
 
   podman::containers::Spec spec_for(const DeployRequest& request, const std::string& name, const std::string& deploy_id) const;
-  void ensure_network();
+
   void ensure_image(const std::string& image);
   void wait_until_ready(const std::string& name, int port);
   void switch_route(const podman::containers::Container& c);
@@ -86,6 +91,7 @@ class DeployService {
   std::map<std::string, bool> inflight_;  // app id -> held by a deploy (true) or by stop/reconcile
 
   std::atomic<bool> network_ready_{false};
+  std::string bridge_;  // host interface of the network, set once the network is ensured
   std::mutex network_mutex_;
 
   std::mutex retire_mutex_;

@@ -151,7 +151,9 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
 
   pc::Container kept = *keep;
   if (!kept.state.running) {
+    service_.ensure_network();
     pc::start(podman_, kept.id);
+    service_.pin_bridge();
     ++summary.containers_started;
     kept = pc::inspect(podman_, kept.id);
   }

@@ -12,6 +12,7 @@ struct Network {
   std::string name;
   std::string id;
   std::string driver;
+  std::string interface_name;  // the host bridge, e.g. podman1
   bool dns_enabled = false;
   std::vector<std::string> subnets;
 };

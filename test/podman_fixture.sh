@@ -38,7 +38,8 @@ setup)
   conf=$3
   mkdir -p "$dir/tmp"
   cp "$conf" "$dir/containers.conf"
-  podman_private system service --time=0 "unix://$dir/podman.sock" >"$dir/service.log" 2>&1 &
+  CONTAINERS_CONF="$dir/containers.conf" setsid podman --root "$dir/root" --runroot "$dir/run" --tmpdir "$dir/tmp" \
+    system service --time=0 "unix://$dir/podman.sock" >"$dir/service.log" 2>&1 < /dev/null &
   echo $! > "$dir/service.pid"
   for _ in $(seq 1 100); do
     if curl -sf --unix-socket "$dir/podman.sock" http://d/v4.0.0/libpod/_ping >/dev/null 2>&1; then break; fi
@@ -70,6 +71,8 @@ cleanup)
     kill "$(cat "$dir/service.pid")" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$(cat "$dir/service.pid")" 2>/dev/null || break; sleep 0.1; done
   fi
+  # Whatever still serves this fixture's socket (a service restarted by a test) goes too.
+  pkill -f "unix://$dir/podman.sock" 2>/dev/null || true
   podman_private system reset -f >/dev/null 2>&1 || true
   # overlay mounts may remain; unmount before removing
   grep " $dir/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true

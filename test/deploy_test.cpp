@@ -1,0 +1,466 @@
+#define BOOST_TEST_MODULE deploy
+#include <boost/test/unit_test.hpp>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "app_labels.h"
+#include "podman/containers.h"
+#include "podman/images.h"
+#include "test_support.h"
+
+namespace pc = podman::containers;
+using nlohmann::json;
+using testing::seconds_since;
+
+namespace {
+
+struct DeployFixture {
+  DeployFixture() : agent(testing::test_settings(routing.path(), logs.path())) {}
+  ~DeployFixture() {
+    for (const auto& app : apps) testing::remove_app_containers(agent.podman, app);
+  }
+
+  std::string new_app() {
+    apps.push_back(testing::unique_id("a"));
+    return apps.back();
+  }
+
+  // As the Runner calls it: POST with the token, a JSON object, a 30 s timeout.
+  testing::HttpResult deploy(const std::string& user, const std::string& app, const std::string& image,
+                             const std::string& extra = "") {
+    std::string body = R"({"userId":")" + user + R"(","appId":")" + app + R"(","image":")" + image + R"(","containerPort":8080)" +
+                       extra + "}";
+    return agent.call("POST", "/agent/apps/deploy", body);
+  }
+  testing::HttpResult post(const std::string& action, const std::string& user, const std::string& app) {
+    return agent.call("POST", "/agent/apps/" + action, R"({"userId":")" + user + R"(","appId":")" + app + R"("})");
+  }
+  json status(const std::string& app, const std::string& user = "") {
+    auto r = agent.call("GET", "/agent/apps/status?appId=" + app + (user.empty() ? "" : "&userId=" + user));
+    BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+    return json::parse(r.body);
+  }
+  std::string upstream(const std::string& app) { return testing::routed_upstream(*agent.routes, app); }
+  std::string fetch(const std::string& base) {
+    auto r = testing::http("GET", base + "/", "", {}, std::chrono::milliseconds(2000));
+    return r.status == 200 ? r.body : "";
+  }
+  size_t container_count(const std::string& app) {
+    return pc::list(agent.podman, {agent::labels::app_filter(app)}).size();
+  }
+
+  testing::TempDir routing, logs;
+  testing::AgentUnderTest agent;
+  std::vector<std::string> apps;
+};
+
+void expect_code(const testing::HttpResult& r, int status, const std::string& code) {
+  BOOST_TEST(r.status == status, r.body);
+  auto body = json::parse(r.body, nullptr, false);
+  BOOST_REQUIRE(body.is_object());
+  BOOST_TEST(body["code"] == code, r.body);
+}
+
+// Follows the routing file as Traefik does: re-reads it on change and applies the new upstream
+// only 2 s later (the file provider's throttle), while a client requests the app continuously.
+class GatewaySimulator {
+ public:
+  GatewaySimulator(traefik::RouteDir& routes, std::string app) : routes_(routes), app_(std::move(app)) {
+    applied_ = testing::routed_upstream(routes_, app_);
+    watcher_ = std::thread([this] { watch(); });
+    client_ = std::thread([this] { request(); });
+  }
+  ~GatewaySimulator() { stop(); }
+  void stop() {
+    done_ = true;
+    if (watcher_.joinable()) watcher_.join();
+    if (client_.joinable()) client_.join();
+  }
+  int ok() const { return ok_; }
+  double slowest() const { return slowest_; }
+  int failed() const { return failed_; }
+  std::string last_body() {
+    std::lock_guard<std::mutex> lock(m_);
+    return last_body_;
+  }
+  std::vector<std::string> failures() {
+    std::lock_guard<std::mutex> lock(m_);
+    return failures_;
+  }
+
+ private:
+  void watch() {
+    std::string seen = applied_;
+    std::vector<std::pair<std::chrono::steady_clock::time_point, std::string>> pending;
+    while (!done_) {
+      std::string now_in_file;
+      try {
+        now_in_file = testing::routed_upstream(routes_, app_);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(m_);
+        failures_.push_back(std::string("unparsable routing file: ") + e.what());
+        ++failed_;
+      }
+      if (now_in_file != seen) {
+        BOOST_TEST_MESSAGE("gateway saw " << now_in_file << " at " << testing::seconds_since(started_) << " s");
+        seen = now_in_file;
+        pending.emplace_back(std::chrono::steady_clock::now() + std::chrono::seconds(2), now_in_file);
+      }
+      for (auto it = pending.begin(); it != pending.end();) {
+        if (it->first <= std::chrono::steady_clock::now()) {
+          std::lock_guard<std::mutex> lock(m_);
+          applied_ = it->second;
+          it = pending.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  void request() {
+    while (!done_) {
+      std::string target;
+      {
+        std::lock_guard<std::mutex> lock(m_);
+        target = applied_;
+      }
+      auto t0 = std::chrono::steady_clock::now();
+      auto r = testing::http("GET", target + "/", "", {}, std::chrono::milliseconds(5000));
+      double took = testing::seconds_since(t0);
+      std::lock_guard<std::mutex> lock(m_);
+      if (took > slowest_) slowest_ = took;
+      if (took > 0.5)
+        BOOST_TEST_MESSAGE("slow request to " << target << ": " << took << " s, started at " << testing::seconds_since(started_) - took);
+      if (r.status == 200) {
+        ++ok_;
+        last_body_ = r.body;
+      } else {
+        ++failed_;
+        failures_.push_back(target + ": " + std::to_string(r.status) + " " + r.error + " at " +
+                            std::to_string(testing::seconds_since(started_)) + " s");
+      }
+      // A steady stream, as users make it (a fresh connection each time, ~150 a second), not a
+      // flood that exhausts the client's ephemeral ports.
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+
+  traefik::RouteDir& routes_;
+  std::string app_;
+  std::mutex m_;
+  std::string applied_;
+  std::string last_body_;
+  double slowest_ = 0;
+  std::vector<std::string> failures_;
+  std::atomic<int> ok_{0}, failed_{0};
+  std::atomic<bool> done_{false};
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::thread watcher_, client_;
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(deploy, DeployFixture)
+
+BOOST_AUTO_TEST_CASE(a_runner_style_deploy_answers_through_the_url_in_its_routing_file) {
+  std::string app = new_app();
+  auto r = deploy("7", app, testing::kHttpdImage);
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+  auto body = json::parse(r.body);
+  BOOST_TEST(body.is_object());
+  BOOST_TEST(body["appId"] == app);
+  BOOST_TEST(body["containerName"] == "rt-u-7-" + app);
+  BOOST_TEST(body["status"] == "DEPLOYED");
+  BOOST_TEST(body["previewUrl"] == "http://gateway.test/apps/" + app + "/");
+  std::string url = upstream(app);
+  BOOST_TEST(url.rfind("http://10.", 0) == 0u, url);
+  BOOST_TEST(fetch(url) == "hello from httpd\n");
+
+  auto s = status(app);
+  BOOST_TEST(s["exists"] == true);
+  BOOST_TEST(s["running"] == true);
+  BOOST_TEST(s["containerName"] == "rt-u-7-" + app);
+  BOOST_TEST(s["image"] == testing::kHttpdImage);
+  BOOST_TEST(s["port"] == 8080);
+  BOOST_TEST(s["state"] == "running");
+  BOOST_TEST(s["routed"] == true);
+  BOOST_TEST(s["basePath"] == "/apps/" + app);
+  BOOST_TEST(s["restartCount"] == 0);
+  BOOST_TEST(!s["startedAt"].get<std::string>().empty());
+  BOOST_TEST(url == "http://" + s["ip"].get<std::string>() + ":8080");
+  BOOST_TEST(!s.contains("exitCode"));
+  BOOST_TEST(status(app, "7") == s);
+
+  auto c = pc::inspect(agent.podman, "rt-u-7-" + app);
+  BOOST_TEST(c.labels["io.funai.managed"] == "true");
+  BOOST_TEST(c.labels["io.funai.userId"] == "7");
+  BOOST_TEST(c.labels["io.funai.appId"] == app);
+  BOOST_TEST(c.labels["io.funai.port"] == "8080");
+  BOOST_TEST(c.labels["io.funai.basePath"] == "/apps/" + app);
+}
+
+BOOST_AUTO_TEST_CASE(redeploys_under_continuous_traffic_fail_no_request_and_end_on_the_new_version) {
+  std::string app = new_app();
+  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  GatewaySimulator gateway(*agent.routes, app);
+  std::vector<std::string> images = {testing::kHttpd2Image, testing::kHttpdImage, testing::kHttpd2Image};
+  for (const auto& image : images) {
+    auto r = deploy("7", app, image);
+    BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+    BOOST_TEST_MESSAGE("redeployed to " << upstream(app));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  gateway.stop();
+  BOOST_TEST(gateway.failed() == 0, "failed requests: " << gateway.failed());
+  for (const auto& f : gateway.failures()) BOOST_TEST_MESSAGE("failure: " << f);
+  BOOST_TEST(gateway.ok() > 500);
+  BOOST_TEST_MESSAGE("requests: " << gateway.ok() << " ok, slowest " << gateway.slowest() << " s");
+  BOOST_TEST(gateway.last_body() == "v2\n");
+  BOOST_TEST(fetch(upstream(app)) == "v2\n");
+  // Old containers are retired after their grace period: one container remains, under its name.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto left = pc::list(agent.podman, {agent::labels::app_filter(app)});
+  BOOST_REQUIRE(left.size() == 1u);
+  BOOST_TEST(left[0].names.front() == "rt-u-7-" + app);
+}
+
+BOOST_AUTO_TEST_CASE(failed_deploys_keep_the_old_version_serving) {
+  std::string app = new_app();
+  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  std::string before = upstream(app);
+  auto file_before = agent.routes->read(app);
+
+  auto crashed = deploy("7", app, testing::kCrashImage);
+  expect_code(crashed, 502, "app_exited");
+  std::string detail = json::parse(crashed.body)["detail"];
+  BOOST_TEST(detail.find("exited with code 3") != std::string::npos, detail);
+  BOOST_TEST(detail.find("fatal: app crashed on purpose") != std::string::npos, detail);
+
+  auto missing = deploy("7", app, "localhost/no-such-image:1");
+  expect_code(missing, 502, "image_unavailable");
+
+  BOOST_TEST(upstream(app) == before);
+  BOOST_TEST((agent.routes->read(app) == file_before));
+  BOOST_TEST(fetch(before) == "hello from httpd\n");
+  BOOST_TEST(container_count(app) == 1u);
+  BOOST_TEST(status(app)["image"] == testing::kHttpdImage);
+}
+
+BOOST_AUTO_TEST_CASE(an_app_that_never_listens_fails_after_the_ready_timeout_and_the_old_one_stays) {
+  agent.settings.ready_timeout_seconds = 2;
+  std::string app = new_app();
+  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  std::string before = upstream(app);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = deploy("7", app, testing::kNoListenImage);
+  expect_code(r, 502, "app_not_ready");
+  BOOST_TEST(json::parse(r.body)["detail"].get<std::string>().find("within 2 s") != std::string::npos);
+  BOOST_TEST(seconds_since(t0) < 6.0);
+  BOOST_TEST(upstream(app) == before);
+  BOOST_TEST(fetch(before) == "hello from httpd\n");
+  BOOST_TEST(container_count(app) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_app_that_listens_late_is_routed_only_once_it_accepts) {
+  std::string app = new_app();
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = deploy("7", app, testing::kSlowImage);
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+  BOOST_TEST(seconds_since(t0) >= 2.5);
+  BOOST_TEST(fetch(upstream(app)) == "hello from slow\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_podman_error_keeps_the_old_version_serving) {
+  std::string app = new_app();
+  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  std::string before = upstream(app);
+  agent.settings.app_memory = 1024 * 1024;  // below Podman's 6 MB minimum: create fails
+  auto r = deploy("7", app, testing::kHttpd2Image);
+  agent.settings.app_memory.reset();
+  BOOST_TEST(r.status == 502, r.body);
+  BOOST_TEST(json::parse(r.body)["detail"].get<std::string>().find("memory") != std::string::npos, r.body);
+  BOOST_TEST(upstream(app) == before);
+  BOOST_TEST(fetch(before) == "hello from httpd\n");
+  BOOST_TEST(container_count(app) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(pull_policy_always_falls_back_to_the_local_copy_and_fails_without_one) {
+  agent.settings.pull_policy = agent::PullPolicy::always;
+  std::string app = new_app();
+  auto r = deploy("7", app, testing::kHttpdImage);  // no registry answers: the local copy serves
+  BOOST_TEST(r.status == 200, r.body);
+  auto failed = deploy("7", app, "localhost:1/none/app:1");
+  expect_code(failed, 502, "image_unavailable");
+  BOOST_TEST(json::parse(failed.body)["detail"].get<std::string>().find("no local copy") != std::string::npos);
+  BOOST_TEST(fetch(upstream(app)) == "hello from httpd\n");
+  agent.settings.pull_policy = agent::PullPolicy::never;
+  expect_code(deploy("7", app, "localhost/not-here:1"), 502, "image_unavailable");
+}
+
+BOOST_AUTO_TEST_CASE(five_concurrent_deploys_of_different_apps_all_succeed) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(new_app());
+  std::vector<std::future<testing::HttpResult>> calls;
+  for (const auto& id : ids) calls.push_back(std::async(std::launch::async, [&, id] { return deploy("7", id, testing::kHttpdImage); }));
+  for (auto& c : calls) {
+    auto r = c.get();
+    BOOST_TEST(r.status == 200, r.body);
+  }
+  for (const auto& id : ids) BOOST_TEST(fetch(upstream(id)) == "hello from httpd\n", id);
+}
+
+BOOST_AUTO_TEST_CASE(five_concurrent_deploys_of_one_app_give_one_200_and_409s) {
+  std::string app = new_app();
+  std::vector<std::future<testing::HttpResult>> calls;
+  for (int i = 0; i < 5; ++i) calls.push_back(std::async(std::launch::async, [&] { return deploy("7", app, testing::kSlowImage); }));
+  int ok = 0, conflict = 0;
+  for (auto& c : calls) {
+    auto r = c.get();
+    if (r.status == 200) ++ok;
+    if (r.status == 409) {
+      ++conflict;
+      BOOST_TEST(json::parse(r.body)["code"] == "deploy_in_progress");
+    }
+  }
+  BOOST_TEST(ok == 1);
+  BOOST_TEST(conflict == 4);
+  BOOST_TEST(container_count(app) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_deploy_in_flight_blocks_neither_status_nor_health_nor_other_apps) {
+  std::string slow_app = new_app();
+  std::string other = new_app();
+  BOOST_REQUIRE(deploy("7", other, testing::kHttpdImage).status == 200);
+  auto slow = std::async(std::launch::async, [&] { return deploy("7", slow_app, testing::kSlowImage); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto t0 = std::chrono::steady_clock::now();
+  BOOST_TEST(testing::http("GET", agent.url("/internal/health")).status == 200);
+  BOOST_TEST(status(other)["running"] == true);
+  BOOST_TEST(status(slow_app)["exists"] == true);  // its container is starting
+  BOOST_TEST(post("stop", "7", other).status == 200);
+  BOOST_TEST(seconds_since(t0) < 1.5);
+  BOOST_TEST((slow.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready));
+  BOOST_TEST(slow.get().status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(the_same_app_under_another_user_is_a_conflict) {
+  std::string app = new_app();
+  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  auto r = deploy("8", app, testing::kHttpdImage);
+  expect_code(r, 409, "app_owned_by_another_user");
+  BOOST_TEST(json::parse(r.body)["detail"].get<std::string>().find("user 7") != std::string::npos);
+  expect_code(post("stop", "8", app), 409, "app_owned_by_another_user");
+  BOOST_TEST(fetch(upstream(app)) == "hello from httpd\n");
+  BOOST_TEST(status(app, "8")["exists"] == false);
+}
+
+BOOST_AUTO_TEST_CASE(stop_removes_the_route_first_then_the_container_and_is_idempotent) {
+  std::string app = new_app();
+  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = post("stop", "7", app);
+  double took = seconds_since(t0);
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(json::parse(r.body) == json({{"appId", app}, {"status", "STOPPED"}}));
+  BOOST_TEST(took < 1.0, "stop took " << took << " s");
+  BOOST_TEST(!agent.routes->read(app).has_value());
+  BOOST_TEST(container_count(app) == 0u);
+  BOOST_TEST(post("stop", "7", app).status == 200);
+  auto s = status(app);
+  BOOST_TEST(s["exists"] == false);
+  BOOST_TEST(s["running"] == false);
+  BOOST_TEST(s["image"].is_null());
+  BOOST_TEST(podman::images::exists(agent.podman, testing::kHttpdImage));  // cleanup off by default
+}
+
+BOOST_AUTO_TEST_CASE(delete_removes_the_apps_images_and_lists_removed_and_kept) {
+  // Images of their own (committed, so each has its own id), so removing them touches no other test.
+  auto copy = [&](const std::string& tag) {
+    std::string repo = testing::unique_id("localhost/del");
+    pc::Spec spec;
+    spec.name = testing::unique_id("src-");
+    spec.image = testing::kHttpdImage;
+    pc::create(agent.podman, spec);
+    auto r = agent.podman.send({"commit", "POST", "/commit?container=" + spec.name + "&repo=" + podman::escape(repo) + "&tag=" + tag});
+    pc::remove(agent.podman, spec.name, true, 0);
+    BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+    return repo + ":" + tag;
+  };
+  std::string own = copy("1");
+  std::string shared = copy("2");
+  std::string app = new_app(), neighbour = new_app();
+  BOOST_REQUIRE(deploy("7", app, own).status == 200);
+  BOOST_REQUIRE(deploy("7", neighbour, shared).status == 200);
+  std::string app2 = new_app();
+  BOOST_REQUIRE(deploy("7", app2, shared).status == 200);
+
+  auto r = post("delete", "7", app);
+  BOOST_REQUIRE(r.status == 200);
+  auto body = json::parse(r.body);
+  BOOST_TEST(body["status"] == "DELETED");
+  BOOST_TEST(body["images"]["removed"] == json::array({own}));
+  BOOST_TEST(body["images"]["kept"] == json::array());
+  BOOST_TEST(!podman::images::exists(agent.podman, own));
+  BOOST_TEST(!agent.routes->read(app).has_value());
+
+  auto again = post("delete", "7", app);
+  BOOST_TEST(again.status == 200);
+  BOOST_TEST(json::parse(again.body)["images"]["removed"] == json::array());
+
+  // The image of app2 is also used by neighbour: kept, and reported so.
+  auto kept = json::parse(post("delete", "7", app2).body);
+  BOOST_TEST(kept["images"]["kept"] == json::array({shared}));
+  BOOST_TEST(podman::images::exists(agent.podman, shared));
+  BOOST_TEST(fetch(upstream(neighbour)) == "hello from httpd\n");
+  post("delete", "7", neighbour);
+  BOOST_TEST(podman::images::exists(agent.podman, testing::kHttpdImage));
+}
+
+BOOST_AUTO_TEST_CASE(status_of_an_exited_app_has_its_exit_code) {
+  std::string app = new_app();
+  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  pc::stop(agent.podman, "rt-u-7-" + app, 1);
+  auto s = status(app, "7");
+  BOOST_TEST(s["exists"] == true);
+  BOOST_TEST(s["running"] == false);
+  BOOST_TEST(s.contains("exitCode"));
+  BOOST_TEST(s["routed"] == false);
+}
+
+BOOST_AUTO_TEST_CASE(a_custom_base_path_is_normalised_routed_and_in_the_preview_url) {
+  std::string app = new_app();
+  auto r = deploy("7", app, testing::kHttpdImage, R"(,"basePath":"custom/)" + app + R"(/")");
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+  BOOST_TEST(json::parse(r.body)["previewUrl"] == "http://gateway.test/custom/" + app + "/");
+  auto route = agent.routes->read(app);
+  BOOST_REQUIRE(route.has_value());
+  BOOST_TEST(route->base_path == "/custom/" + app);
+  BOOST_TEST(status(app)["basePath"] == "/custom/" + app);
+}
+
+BOOST_AUTO_TEST_CASE(hostile_ids_create_nothing) {
+  auto before = pc::list(agent.podman, {}).size();
+  for (const char* id : {"../x", "a;b", "$(id)", "`id`", "a b", "x`) || Host(`y"}) {
+    json body = {{"userId", "7"}, {"appId", id}, {"image", testing::kHttpdImage}};
+    BOOST_TEST(agent.call("POST", "/agent/apps/deploy", body.dump()).status == 422);
+  }
+  BOOST_TEST(pc::list(agent.podman, {}).size() == before);
+  BOOST_TEST(agent.routes->list().empty());
+}
+
+BOOST_AUTO_TEST_CASE(cleanup_images_on_stop_removes_the_image) {
+  agent.settings.cleanup_images_on_stop = true;
+  std::string name = testing::unique_id("localhost/stopclean") + ":1";
+  auto r = agent.podman.send({"image tag", "POST", "/images/" + podman::escape(testing::kHttpdImage) + "/tag?repo=" +
+                                                       podman::escape(name.substr(0, name.find(':'))) + "&tag=1"});
+  BOOST_REQUIRE(r.status == 201);
+  std::string app = new_app();
+  BOOST_REQUIRE(deploy("7", app, name).status == 200);
+  BOOST_TEST(post("stop", "7", app).status == 200);
+  BOOST_TEST(!podman::images::exists(agent.podman, name));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
