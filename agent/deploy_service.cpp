@@ -5,8 +5,13 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include "api_error.h"
@@ -23,6 +28,16 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("deploy"); }
+
+// Fault injection for the crash-safety tests: FUNAI_FAULT_KILL_AT=after_start|after_switch makes
+// the process die by SIGKILL at that point of a redeploy, as a power cut would. Unset in production.
+void fault_point(const char* name) {
+  static const char* configured = std::getenv("FUNAI_FAULT_KILL_AT");
+  if (configured && std::strcmp(configured, name) == 0) {
+    logger().warning(std::string("fault injection: killing the agent at ") + name);
+    ::kill(::getpid(), SIGKILL);
+  }
+}
 
 std::string label_of(const pc::Container& c, const char* key) {
   auto it = c.labels.find(key);
@@ -135,7 +150,9 @@ nlohmann::json DeployService::deploy(const DeployRequest& request) {
     pin_bridge();
     wait_until_ready(new_name, request.container_port);
     fresh = pc::inspect(podman_, new_name);
+    fault_point("after_start");
     switch_route(fresh);
+    fault_point("after_switch");
   } catch (...) {
     try {
       pc::remove(podman_, new_name, true, 0);

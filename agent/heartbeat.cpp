@@ -85,7 +85,9 @@ nlohmann::json Heartbeat::payload() {
 
 bool Heartbeat::send_once() {
   std::string body = payload().dump();
-  std::string url = settings_.deploy_base_url + "/internal/runtime-nodes/heartbeat";
+  std::string base = settings_.deploy_base_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  std::string url = base + "/internal/runtime-nodes/heartbeat";
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Content-Type: application/json");

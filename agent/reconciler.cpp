@@ -53,6 +53,7 @@ void Reconciler::stop() {
 
 ReconcileSummary Reconciler::run_once() {
   ReconcileSummary summary;
+  if (routes_) summary.temporary_files_removed = routes_->remove_temporary_files();
   std::map<std::string, std::vector<std::string>> ids_by_app;
   for (const auto& s : pc::list(podman_, {labels::managed_filter()})) {
     auto it = s.labels.find(labels::kAppId);
@@ -77,7 +78,6 @@ ReconcileSummary Reconciler::run_once() {
   }
   summary.apps = static_cast<int>(ids_by_app.size());
   if (routes_) {
-    summary.temporary_files_removed = routes_->remove_temporary_files();
     for (const auto& app_id : routes_->list()) {
       if (ids_by_app.count(app_id)) continue;
       if (!service_.try_claim(app_id)) continue;

@@ -38,6 +38,9 @@ setup)
   conf=$3
   mkdir -p "$dir/tmp"
   cp "$conf" "$dir/containers.conf"
+  # Network definitions stay in DIR too (root's default is /etc/containers/networks).
+  printf '\n[network]\nnetwork_config_dir = "%s/networks"\n' "$dir" >> "$dir/containers.conf"
+  mkdir -p "$dir/networks"
   CONTAINERS_CONF="$dir/containers.conf" setsid podman --root "$dir/root" --runroot "$dir/run" --tmpdir "$dir/tmp" \
     system service --time=0 "unix://$dir/podman.sock" >"$dir/service.log" 2>&1 < /dev/null &
   echo $! > "$dir/service.pid"

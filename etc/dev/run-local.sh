@@ -17,6 +17,7 @@ if [[ $socket == unix://* ]] && ping "$socket"; then
 else
   mkdir -p "$run/podman/tmp"
   cp "$root/etc/containers.conf" "$run/podman/containers.conf"
+  printf '\n[network]\nnetwork_config_dir = "%s/podman/networks"\n' "$run" >> "$run/podman/containers.conf"
   socket="unix://$run/podman/podman.sock"
   echo "No Podman API answers; starting one at $socket (storage under run/podman)"
   CONTAINERS_CONF="$run/podman/containers.conf" podman --root "$run/podman/root" --runroot "$run/podman/run" \
