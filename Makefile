@@ -5,9 +5,9 @@ CMAKE_FLAGS ?=
 
 DEB_PACKAGES = build-essential cmake pkg-config curl ca-certificates libpoco-dev libyaml-cpp-dev \
                nlohmann-json3-dev libcurl4-openssl-dev libboost-test-dev podman runc busybox-static \
-               catatonit rpm systemd
+               catatonit rpm cpio systemd
 RPM_PACKAGES = gcc-c++ make cmake curl poco-devel yaml-cpp-devel json-devel libcurl-devel boost-devel \
-               podman runc busybox catatonit rpm-build systemd
+               podman runc busybox catatonit rpm-build cpio systemd
 
 .PHONY: all build deps test run clean bench rpm test-asan fuzz
 
@@ -41,6 +41,20 @@ test: deps build
 
 run: deps build
 	etc/dev/run-local.sh
+
+VERSION := $(shell sed -n 's/.* VERSION \([0-9][0-9.]*\) .*/\1/p' CMakeLists.txt | head -n 1)
+RPM_TOP := $(abspath $(BUILD))/rpm
+# Debian's rpm database does not know the build dependencies that dpkg installed.
+RPM_NODEPS := $(shell command -v dnf >/dev/null 2>&1 || echo --nodeps)
+
+# Binary and source RPM from the working tree (tracked and new, not ignored, files).
+rpm: deps
+	rm -rf $(RPM_TOP) && mkdir -p $(RPM_TOP)/SOURCES
+	git ls-files -co --exclude-standard | grep -v '^\.ci/' | \
+	  tar --transform 's,^,fun-ai-studio-runtime-$(VERSION)/,' -czf $(RPM_TOP)/SOURCES/fun-ai-studio-runtime-$(VERSION).tar.gz -T -
+	rpmbuild -ba $(RPM_NODEPS) --define "_topdir $(RPM_TOP)" --define "funai_version $(VERSION)" \
+	  --define "_smp_mflags -j$(JOBS)" packaging/rpm/fun-ai-studio-runtime.spec
+	@ls -1 $(RPM_TOP)/RPMS/*/*.rpm $(RPM_TOP)/SRPMS/*.rpm
 
 clean:
 	rm -rf $(BUILD) build-asan run
