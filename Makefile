@@ -4,9 +4,9 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 DEB_PACKAGES = build-essential cmake pkg-config curl ca-certificates libpoco-dev libyaml-cpp-dev \
-               nlohmann-json3-dev libcurl4-openssl-dev libboost-test-dev podman runc busybox-static \
+               nlohmann-json3-dev libcurl4-openssl-dev libboost-test-dev prometheus-cpp-dev podman runc busybox-static \
                catatonit rpm cpio systemd
-RPM_PACKAGES = gcc-c++ make cmake curl poco-devel yaml-cpp-devel json-devel libcurl-devel boost-devel \
+RPM_PACKAGES = gcc-c++ make cmake curl poco-devel yaml-cpp-devel json-devel libcurl-devel boost-devel prometheus-cpp-devel \
                podman runc busybox catatonit rpm-build cpio systemd
 
 .PHONY: all build deps test run clean bench rpm test-asan fuzz

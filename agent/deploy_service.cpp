@@ -17,6 +17,7 @@
 #include "api_error.h"
 #include "app_labels.h"
 #include "bridge_address.h"
+#include "metrics.h"
 #include "podman/images.h"
 #include "podman/networks.h"
 
@@ -122,6 +123,28 @@ DeployService::~DeployService() {
 }
 
 nlohmann::json DeployService::deploy(const DeployRequest& request) {
+  auto started = Clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
+  try {
+    auto result = deploy_unmetered(request);
+    metrics().deploy("success", seconds());
+    return result;
+  } catch (const ApiError& e) {
+    metrics().deploy(e.code(), seconds());
+    throw;
+  } catch (const podman::Unreachable&) {
+    metrics().deploy("podman_unavailable", seconds());
+    throw;
+  } catch (const podman::Error&) {
+    metrics().deploy("podman_error", seconds());
+    throw;
+  } catch (...) {
+    metrics().deploy("internal_error", seconds());
+    throw;
+  }
+}
+
+nlohmann::json DeployService::deploy_unmetered(const DeployRequest& request) {
   const auto& app = request.app;
   InflightGuard guard(*this, app.app_id, true, settings_.inflight_reject);
   auto started = Clock::now();

@@ -32,12 +32,14 @@ class DeployService {
   DeployService(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes);
   ~DeployService();
 
-  nlohmann::json deploy(const DeployRequest& request);
+  nlohmann::json deploy(const DeployRequest& request);  // records its result in metrics()
   nlohmann::json stop(const AppRef& app);
   nlohmann::json remove(const AppRef& app);  // "delete": stop plus the app's images
   nlohmann::json status(const std::string& app_id, const std::optional<std::string>& user_id);
   nlohmann::json list_apps();
   std::string logs(const std::string& app_id, const std::optional<std::string>& user_id, unsigned tail);
+
+  podman::Client& podman() { return podman_; }
 
   // Called after each successful deploy and stop (the heartbeat listens).
   void on_change(std::function<void()> callback) { on_change_ = std::move(callback); }
@@ -69,6 +71,7 @@ class DeployService {
     std::chrono::steady_clock::time_point due;
   };
 
+  nlohmann::json deploy_unmetered(const DeployRequest& request);
   podman::containers::Spec spec_for(const DeployRequest& request, const std::string& name, const std::string& deploy_id) const;
 
   void ensure_image(const std::string& image);

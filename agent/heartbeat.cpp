@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "app_labels.h"
+#include "metrics.h"
 #include "podman/containers.h"
 #include "podman/system.h"
 
@@ -107,6 +108,7 @@ bool Heartbeat::send_once() {
   curl_slist_free_all(headers);
 
   bool ok = rc == CURLE_OK && status >= 200 && status < 300;
+  metrics().heartbeat(ok);
   std::string problem = rc != CURLE_OK ? std::string(error[0] ? error : curl_easy_strerror(rc)) : "HTTP " + std::to_string(status);
   std::lock_guard<std::mutex> lock(mutex_);
   last_ok_ = ok;

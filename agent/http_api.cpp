@@ -15,6 +15,9 @@
 #include "deploy_service.h"
 #include "http_server.h"
 #include "logging.h"
+#include "metrics.h"
+#include "podman/containers.h"
+#include "app_labels.h"
 #include "podman/errors.h"
 #include "validation.h"
 
@@ -104,7 +107,7 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
     response.set("X-Request-Id", rid);
     std::string payload;
     if (!reply.text.empty() || reply.body.is_null()) {
-      response.setContentType("text/plain; charset=utf-8");
+      response.setContentType(reply.content_type.empty() ? "text/plain; charset=utf-8" : reply.content_type);
       payload = reply.text;
     } else {
       response.setContentType("application/json");
@@ -122,6 +125,7 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
     std::string shown_path = path.size() > 200 ? path.substr(0, 200) + "..." : path;
     access_log().information(request.getMethod() + " " + shown_path + " " + std::to_string(reply.status) + " " + duration +
                              "ms " + request.clientAddress().toString());
+    metrics().http_request(route_label_, request.getMethod().size() <= 8 ? request.getMethod() : "other", reply.status, ms / 1000.0);
     set_current_request_id("");
     HttpServer::leave_handler();
   }
@@ -138,6 +142,7 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
     }
     bool has_body = request.hasContentLength() ? request.getContentLength64() > 0 : request.getChunkedTransferEncoding();
     body_consumed = !has_body;
+    if (path_known) route_label_ = path;
     if (!path_known) return error_reply(404, "not_found", "no endpoint at " + (path.size() > 200 ? path.substr(0, 200) + "..." : path));
     if (!match) return error_reply(405, "method_not_allowed", request.getMethod() + " is not allowed on " + path);
     if (match->needs_token && !token_matches(request.get("X-Runtime-Token", ""), token_))
@@ -168,6 +173,7 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
 
   const std::string& token_;
   const std::vector<Endpoint>& endpoints_;
+  std::string route_label_ = "other";  // a known route template, never the caller's path
 };
 
 unsigned parse_tail(const std::optional<std::string>& text) {
@@ -221,6 +227,20 @@ std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& ser
        [&service](const Call& call) -> Reply {
          auto app_id = require_id(call.param("appId"), "appId");
          return {200, service.status(app_id, optional_id(call.param("userId"), "userId")), ""};
+       }},
+      {"GET", "/metrics", false, false,
+       [&service](const Call&) -> Reply {
+         try {
+           auto all = podman::containers::list(service.podman(), {labels::managed_filter()}, true);
+           size_t running = std::count_if(all.begin(), all.end(), [](const auto& c) { return c.state == "running"; });
+           metrics().managed_containers(running, all.size());
+           metrics().podman_up(true);
+         } catch (const podman::Error&) {
+           metrics().podman_up(false);
+         }
+         Reply r{200, nullptr, metrics().serialize()};
+         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+         return r;
        }},
       {"GET", "/agent/apps", true, false, [&service](const Call&) -> Reply { return {200, service.list_apps(), ""}; }},
       {"GET", "/agent/apps/logs", true, false,

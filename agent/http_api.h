@@ -22,6 +22,7 @@ struct Reply {
   int status = 200;
   nlohmann::json body;
   std::string text;  // sent as text/plain instead of body when set
+  std::string content_type = "";  // for text: defaults to text/plain; charset=utf-8
 };
 
 struct Call {
@@ -46,7 +47,7 @@ using DeepHealth = std::function<Reply()>;
 
 constexpr size_t kMaxBodyBytes = 1024 * 1024;
 
-// The endpoints of the contract, bound to `service`.
+// The endpoints of the contract, bound to `service`, and GET /metrics (no token).
 std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, DeepHealth deep_health);
 
 class ApiHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {

@@ -17,6 +17,7 @@
 #include "http_api.h"
 #include "http_server.h"
 #include "logging.h"
+#include "metrics.h"
 #include "node_health.h"
 #include "podman/client.h"
 #include "reconciler.h"
@@ -89,6 +90,7 @@ class AgentApplication : public Poco::Util::ServerApplication {
     log.information(std::string("fun-ai-runtime-agent ") + FUNAI_VERSION + " starting; podman at " + settings.podman_socket);
 
     podman::Client podman(settings.podman_socket);
+    podman.on_error([](const std::string& call) { metrics().podman_error(call); });
     std::unique_ptr<traefik::RouteDir> routes;
     if (settings.traefik_enable) {
       try {

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "app_labels.h"
+#include "metrics.h"
 #include "podman/events.h"
 
 namespace agent {
@@ -21,6 +22,17 @@ std::string label_of(const pc::Container& c, const char* key) {
   return it == c.labels.end() ? "" : it->second;
 }
 
+}  // namespace
+
+namespace {
+void record(const ReconcileSummary& s) {
+  metrics().reconcile_action("route_written", s.routes_written);
+  metrics().reconcile_action("route_removed", s.routes_removed);
+  metrics().reconcile_action("container_removed", s.containers_removed);
+  metrics().reconcile_action("container_started", s.containers_started);
+  metrics().reconcile_action("container_renamed", s.containers_renamed);
+  metrics().reconcile_action("temporary_file_removed", static_cast<int>(s.temporary_files_removed));
+}
 }  // namespace
 
 std::string ReconcileSummary::describe() const {
@@ -87,6 +99,7 @@ ReconcileSummary Reconciler::run_once() {
       service_.release(app_id);
     }
   }
+  record(summary);
   if (summary.changed()) logger().information("reconciled " + summary.describe());
   return summary;
 }
@@ -107,6 +120,7 @@ ReconcileSummary Reconciler::reconcile_app(const std::string& app_id) {
     throw;
   }
   service_.release(app_id);
+  record(summary);
   if (summary.changed()) logger().information("reconciled app " + app_id + ": " + summary.describe());
   return summary;
 }

@@ -125,6 +125,7 @@ Response Client::send(const Request& request) {
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   if (rc != CURLE_OK) {
     std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
+    report_error(request.call);
     throw Unreachable(request.call, 0, curl_easy_strerror(rc), "podman unreachable at " + endpoint_ + ": " + detail);
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
@@ -152,12 +153,13 @@ long Client::stream(const Request& request, const std::function<bool(std::string
   bool stopped = state.stopped_by_reader || (stop && stop->load());
   if (rc != CURLE_OK && !stopped) {
     std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
+    report_error(request.call);
     throw Unreachable(request.call, status, curl_easy_strerror(rc), "podman unreachable at " + endpoint_ + ": " + detail);
   }
   return status;
 }
 
-void Client::fail(const std::string& call, const Response& response) {
+void Client::fail(const std::string& call, const Response& response) const {
   std::string cause;
   std::string message;
   auto parsed = nlohmann::json::parse(response.body, nullptr, false);
@@ -171,7 +173,8 @@ void Client::fail(const std::string& call, const Response& response) {
   bool missing = response.status == 404 || cause == "image not known" || cause == "no such container" ||
                  cause == "no such image" || cause == "network not found";
   bool conflict = response.status == 409 || cause == "that name is already in use" || cause == "container already exists";
-  if (missing) throw NotFound(call, response.status, cause, message);
+  if (missing) throw NotFound(call, response.status, cause, message);  // an answer, not a failure: not reported
+  report_error(call);
   if (conflict) throw Conflict(call, response.status, cause, message);
   throw ServerError(call, response.status, cause, message);
 }

@@ -60,8 +60,14 @@ class Client {
   long stream(const Request& request, const std::function<bool(std::string_view)>& on_data,
               const std::atomic<bool>* stop = nullptr);
 
-  // The typed error for an unexpected answer, with libpod's cause and message.
-  [[noreturn]] static void fail(const std::string& call, const Response& response);
+  // Throws the typed error for an unexpected answer, with libpod's cause and message.
+  [[noreturn]] void fail(const std::string& call, const Response& response) const;
+
+  // Called with the call's name whenever a call fails (for metrics). Set before use.
+  void on_error(std::function<void(const std::string& call)> listener) { error_listener_ = std::move(listener); }
+  void report_error(const std::string& call) const {
+    if (error_listener_) error_listener_(call);
+  }
 
   // Parses a JSON body or throws ServerError naming the call.
   static nlohmann::json decode(const std::string& call, const Response& response);
@@ -77,6 +83,7 @@ class Client {
   std::string socket_path_;  // empty for tcp
   std::string base_url_;
   ClientOptions options_;
+  std::function<void(const std::string&)> error_listener_;
   std::mutex pool_mutex_;
   std::vector<void*> idle_;
 };

@@ -56,14 +56,14 @@ std::string Container::ip_on(const std::string& network) const {
 std::string create(Client& client, const Spec& spec) {
   const std::string call = "container create";
   auto r = client.send({call, "POST", "/containers/create", to_json(spec).dump()});
-  if (r.status != 201 && r.status != 200) Client::fail(call, r);
+  if (r.status != 201 && r.status != 200) client.fail(call, r);
   return Client::decode(call, r).value("Id", "");
 }
 
 void start(Client& client, const std::string& name) {
   const std::string call = "container start";
   auto r = client.send({call, "POST", "/containers/" + escape(name) + "/start"});
-  if (r.status != 204 && r.status != 304) Client::fail(call, r);
+  if (r.status != 204 && r.status != 304) client.fail(call, r);
 }
 
 void stop(Client& client, const std::string& name, unsigned timeout_seconds) {
@@ -71,7 +71,7 @@ void stop(Client& client, const std::string& name, unsigned timeout_seconds) {
   Request request{call, "POST", "/containers/" + escape(name) + "/stop?timeout=" + std::to_string(timeout_seconds)};
   request.budget = budget_for(timeout_seconds);
   auto r = client.send(request);
-  if (r.status != 204 && r.status != 304) Client::fail(call, r);
+  if (r.status != 204 && r.status != 304) client.fail(call, r);
 }
 
 bool remove(Client& client, const std::string& name, bool force, unsigned timeout_seconds, bool ignore_missing) {
@@ -82,13 +82,13 @@ bool remove(Client& client, const std::string& name, bool force, unsigned timeou
   auto r = client.send(request);
   if (r.status == 200 || r.status == 204) return true;
   if (r.status == 404 && ignore_missing) return false;
-  Client::fail(call, r);
+  client.fail(call, r);
 }
 
 Container inspect(Client& client, const std::string& name) {
   const std::string call = "container inspect";
   auto r = client.send({call, "GET", "/containers/" + escape(name) + "/json"});
-  if (r.status != 200) Client::fail(call, r);
+  if (r.status != 200) client.fail(call, r);
   auto j = Client::decode(call, r);
   Container c;
   c.id = j.value("Id", "");
@@ -119,7 +119,7 @@ std::vector<Summary> list(Client& client, const std::vector<std::string>& label_
   std::string path = std::string("/containers/json?all=") + (all ? "true" : "false");
   if (!label_filters.empty()) path += "&filters=" + escape(nlohmann::json{{"label", label_filters}}.dump());
   auto r = client.send({call, "GET", path});
-  if (r.status != 200) Client::fail(call, r);
+  if (r.status != 200) client.fail(call, r);
   std::vector<Summary> out;
   for (const auto& j : Client::decode(call, r)) {
     Summary s;
@@ -138,7 +138,7 @@ std::vector<Summary> list(Client& client, const std::vector<std::string>& label_
 void rename(Client& client, const std::string& name, const std::string& new_name) {
   const std::string call = "container rename";
   auto r = client.send({call, "POST", "/containers/" + escape(name) + "/rename?name=" + escape(new_name)});
-  if (r.status != 204 && r.status != 200) Client::fail(call, r);
+  if (r.status != 204 && r.status != 200) client.fail(call, r);
 }
 
 int wait(Client& client, const std::string& name, const std::string& condition, std::chrono::milliseconds budget) {
@@ -146,7 +146,7 @@ int wait(Client& client, const std::string& name, const std::string& condition, 
   Request request{call, "POST", "/containers/" + escape(name) + "/wait?condition=" + escape(condition)};
   request.budget = budget;
   auto r = client.send(request);
-  if (r.status != 200) Client::fail(call, r);
+  if (r.status != 200) client.fail(call, r);
   auto j = Client::decode(call, r);
   return j.is_number_integer() ? j.get<int>() : 0;
 }
@@ -154,7 +154,7 @@ int wait(Client& client, const std::string& name, const std::string& condition, 
 Logs logs(Client& client, const std::string& name, unsigned tail) {
   const std::string call = "container logs";
   auto r = client.send({call, "GET", "/containers/" + escape(name) + "/logs?stdout=true&stderr=true&tail=" + std::to_string(tail)});
-  if (r.status != 200) Client::fail(call, r);
+  if (r.status != 200) client.fail(call, r);
   return demultiplex(r.body);
 }
 

@@ -39,7 +39,7 @@ void stream(Client& client, const Filter& filter, const std::function<bool(const
     return true;
   };
   long status = client.stream(request, consume, &stop);
-  if (status != 0 && status != 200 && !stop.load()) Client::fail("events", {status, buffer});
+  if (status != 0 && status != 200 && !stop.load()) client.fail("events", {status, buffer});
 }
 
 }  // namespace podman::events

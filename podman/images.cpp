@@ -7,7 +7,7 @@ bool exists(Client& client, const std::string& reference) {
   auto r = client.send({call, "GET", "/images/" + escape(reference) + "/exists"});
   if (r.status == 204) return true;
   if (r.status == 404) return false;
-  Client::fail(call, r);
+  client.fail(call, r);
 }
 
 std::string pull(Client& client, const std::string& reference, const std::string& policy, const std::string& registry_auth) {
@@ -33,8 +33,11 @@ std::string pull(Client& client, const std::string& reference, const std::string
   };
   long status = client.stream(request, consume);
   consume("\n");  // a last object without a newline
-  if (status != 200) Client::fail(call, {status, raw});
-  if (!error.empty()) throw ServerError(call, status, "pull failed", error);
+  if (status != 200) client.fail(call, {status, raw});
+  if (!error.empty()) {
+    client.report_error(call);
+    throw ServerError(call, status, "pull failed", error);
+  }
   if (id.empty()) throw ServerError(call, status, "pull failed", "libpod reported no image id for " + reference);
   return id;
 }
@@ -44,7 +47,7 @@ std::vector<Image> list(Client& client, const std::string& reference_filter) {
   std::string path = "/images/json";
   if (!reference_filter.empty()) path += "?filters=" + escape(nlohmann::json{{"reference", {reference_filter}}}.dump());
   auto r = client.send({call, "GET", path});
-  if (r.status != 200) Client::fail(call, r);
+  if (r.status != 200) client.fail(call, r);
   std::vector<Image> out;
   for (const auto& j : Client::decode(call, r)) {
     Image image;
@@ -59,7 +62,7 @@ std::vector<Image> list(Client& client, const std::string& reference_filter) {
 void remove(Client& client, const std::string& reference, bool force) {
   const std::string call = "image remove";
   auto r = client.send({call, "DELETE", "/images/" + escape(reference) + (force ? "?force=true" : "")});
-  if (r.status != 200) Client::fail(call, r);
+  if (r.status != 200) client.fail(call, r);
 }
 
 }  // namespace podman::images

@@ -22,21 +22,21 @@ bool exists(Client& client, const std::string& name) {
   auto r = client.send({call, "GET", "/networks/" + escape(name) + "/exists"});
   if (r.status == 204) return true;
   if (r.status == 404) return false;
-  Client::fail(call, r);
+  client.fail(call, r);
 }
 
 Network create(Client& client, const std::string& name) {
   const std::string call = "network create";
   nlohmann::json body = {{"name", name}, {"driver", "bridge"}, {"dns_enabled", true}};
   auto r = client.send({call, "POST", "/networks/create", body.dump()});
-  if (r.status != 200 && r.status != 201) Client::fail(call, r);
+  if (r.status != 200 && r.status != 201) client.fail(call, r);
   return from_json(Client::decode(call, r));
 }
 
 Network inspect(Client& client, const std::string& name) {
   const std::string call = "network inspect";
   auto r = client.send({call, "GET", "/networks/" + escape(name) + "/json"});
-  if (r.status != 200) Client::fail(call, r);
+  if (r.status != 200) client.fail(call, r);
   return from_json(Client::decode(call, r));
 }
 

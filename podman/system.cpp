@@ -10,7 +10,7 @@ bool ping(Client& client) {
 Info info(Client& client) {
   const std::string call = "info";
   auto r = client.send({call, "GET", "/info"});
-  if (r.status != 200) Client::fail(call, r);
+  if (r.status != 200) client.fail(call, r);
   auto j = Client::decode(call, r);
   Info info;
   info.version = j.value("/version/Version"_json_pointer, "");

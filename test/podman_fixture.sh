@@ -58,6 +58,8 @@ setup)
   build_image slow '["/bin/sh","-c","sleep 3; exec /bin/httpd -f -p 8080 -h /www"]'
   # prints a message and exits non-zero
   build_image crash '["/bin/sh","-c","echo fatal: app crashed on purpose >&2; exit 3"]'
+  # writes a line to stdout and one to stderr, then serves
+  build_image chatty '["/bin/sh","-c","echo out-line-1; echo err-line-1 >&2; echo out-line-2; exec /bin/httpd -f -p 8080 -h /www"]'
   # runs but never listens
   build_image nolisten '["/bin/sleep","100000"]'
   echo "podman fixture ready at $dir/podman.sock"

@@ -15,6 +15,7 @@
 
 #include "app_labels.h"
 #include "http_api.h"
+#include "metrics.h"
 #include "podman/containers.h"
 
 namespace testing {
@@ -90,6 +91,7 @@ agent::Settings test_settings(const std::string& routing_dir, const std::string&
 }
 
 AgentUnderTest::AgentUnderTest(agent::Settings s) : settings(std::move(s)), podman(settings.podman_socket) {
+  podman.on_error([](const std::string& call) { agent::metrics().podman_error(call); });
   if (settings.traefik_enable) routes = std::make_unique<traefik::RouteDir>(settings.traefik_dynamic_dir);
   service = std::make_unique<agent::DeployService>(settings, podman, routes.get());
   agent::HttpServerOptions options;

@@ -29,6 +29,7 @@ inline const std::string kHttpdImage = "localhost/funai-test-httpd:1";
 inline const std::string kHttpd2Image = "localhost/funai-test-httpd2:1";
 inline const std::string kSlowImage = "localhost/funai-test-slow:1";
 inline const std::string kCrashImage = "localhost/funai-test-crash:1";
+inline const std::string kChattyImage = "localhost/funai-test-chatty:1";
 inline const std::string kNoListenImage = "localhost/funai-test-nolisten:1";
 
 // Seconds elapsed since `start` (printable in test messages, unlike durations).

@@ -1,0 +1,78 @@
+#include "metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace agent {
+
+namespace {
+const prometheus::Histogram::BucketBoundaries kRequestBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                  0.25,  0.5,    1,     2.5,  5,     10,   30};
+const prometheus::Histogram::BucketBoundaries kDeployBuckets = {0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60};
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      http_requests_(prometheus::BuildCounter()
+                         .Name("funai_http_requests_total")
+                         .Help("HTTP requests by route, method and status")
+                         .Register(*registry_)),
+      http_duration_(prometheus::BuildHistogram()
+                         .Name("funai_http_request_duration_seconds")
+                         .Help("HTTP request duration by route")
+                         .Register(*registry_)),
+      deploys_(prometheus::BuildCounter().Name("funai_deploys_total").Help("Deploys by result").Register(*registry_)),
+      deploy_duration_(prometheus::BuildHistogram()
+                           .Name("funai_deploy_duration_seconds")
+                           .Help("Duration of successful deploys, request to route switch")
+                           .Register(*registry_)
+                           .Add({}, kDeployBuckets)),
+      heartbeats_(prometheus::BuildCounter().Name("funai_heartbeats_total").Help("Heartbeats by result").Register(*registry_)),
+      podman_errors_(
+          prometheus::BuildCounter().Name("funai_podman_errors_total").Help("Failed libpod calls by call (unreachable, conflict, server error; not-found answers are not counted)").Register(*registry_)),
+      reconcile_actions_(prometheus::BuildCounter()
+                             .Name("funai_reconcile_actions_total")
+                             .Help("Changes made by the reconciler, by action")
+                             .Register(*registry_)),
+      containers_(prometheus::BuildGauge()
+                      .Name("funai_managed_containers")
+                      .Help("Managed app containers (state=running|total), at the last scrape")
+                      .Register(*registry_)),
+      podman_up_(prometheus::BuildGauge()
+                     .Name("funai_podman_up")
+                     .Help("1 when the libpod API answered at the last scrape")
+                     .Register(*registry_)
+                     .Add({})) {}
+
+void Metrics::http_request(const std::string& route, const std::string& method, int status, double seconds) {
+  http_requests_.Add({{"route", route}, {"method", method}, {"status", std::to_string(status)}}).Increment();
+  http_duration_.Add({{"route", route}}, kRequestBuckets).Observe(seconds);
+}
+
+void Metrics::deploy(const std::string& result, double seconds) {
+  deploys_.Add({{"result", result}}).Increment();
+  if (result == "success") deploy_duration_.Observe(seconds);
+}
+
+void Metrics::heartbeat(bool ok) { heartbeats_.Add({{"result", ok ? "ok" : "failed"}}).Increment(); }
+
+void Metrics::podman_error(const std::string& call) { podman_errors_.Add({{"call", call}}).Increment(); }
+
+void Metrics::reconcile_action(const std::string& action, int count) {
+  if (count > 0) reconcile_actions_.Add({{"action", action}}).Increment(count);
+}
+
+void Metrics::managed_containers(size_t running, size_t total) {
+  containers_.Add({{"state", "running"}}).Set(static_cast<double>(running));
+  containers_.Add({{"state", "total"}}).Set(static_cast<double>(total));
+}
+
+void Metrics::podman_up(bool up) { podman_up_.Set(up ? 1 : 0); }
+
+std::string Metrics::serialize() const { return prometheus::TextSerializer().Serialize(registry_->Collect()); }
+
+Metrics& metrics() {
+  static Metrics instance;
+  return instance;
+}
+
+}  // namespace agent

@@ -1,0 +1,47 @@
+// The agent's Prometheus metrics (prometheus-cpp core: its registry and text serializer; served
+// by our own HTTP server at GET /metrics). One process-wide set: every part of the agent records
+// into it, like a Prometheus client's default registry. Thread-safe. Labels have bounded values
+// (route templates, result codes, call names), never ids or user input.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+
+namespace agent {
+
+class Metrics {
+ public:
+  Metrics();
+
+  void http_request(const std::string& route, const std::string& method, int status, double seconds);
+  void deploy(const std::string& result, double seconds);  // result: "success" or an error code
+  void heartbeat(bool ok);
+  void podman_error(const std::string& call);
+  void reconcile_action(const std::string& action, int count);
+  void managed_containers(size_t running, size_t total);
+  void podman_up(bool up);
+
+  // The text exposition format (version 0.0.4).
+  std::string serialize() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& http_requests_;
+  prometheus::Family<prometheus::Histogram>& http_duration_;
+  prometheus::Family<prometheus::Counter>& deploys_;
+  prometheus::Histogram& deploy_duration_;
+  prometheus::Family<prometheus::Counter>& heartbeats_;
+  prometheus::Family<prometheus::Counter>& podman_errors_;
+  prometheus::Family<prometheus::Counter>& reconcile_actions_;
+  prometheus::Family<prometheus::Gauge>& containers_;
+  prometheus::Gauge& podman_up_;
+};
+
+Metrics& metrics();
+
+}  // namespace agent
