@@ -56,5 +56,9 @@ rpm: deps
 	  --define "_smp_mflags -j$(JOBS)" packaging/rpm/fun-ai-studio-runtime.spec
 	@ls -1 $(RPM_TOP)/RPMS/*/*.rpm $(RPM_TOP)/SRPMS/*.rpm
 
+# Speed and memory next to raw Podman, measured in the same run (BENCH_N=10, BENCH_APPS=100).
+bench: deps build
+	BUILD=$(abspath $(BUILD)) test/bench/run_bench.sh
+
 clean:
 	rm -rf $(BUILD) build-asan run

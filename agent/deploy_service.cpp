@@ -125,6 +125,12 @@ DeployService::~DeployService() {
 nlohmann::json DeployService::deploy(const DeployRequest& request) {
   auto started = Clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
+  struct Invalidate {
+    DeployService& s;
+    const std::string& app;
+    ~Invalidate() { s.invalidate(app); }
+  } invalidate_after{*this, request.app.app_id};
+  invalidate(request.app.app_id);
   try {
     auto result = deploy_unmetered(request);
     metrics().deploy("success", seconds());
@@ -507,8 +513,10 @@ std::string DeployService::stop_containers(const AppRef& app, std::vector<std::s
 
 nlohmann::json DeployService::stop(const AppRef& app) {
   InflightGuard guard(*this, app.app_id, false, false);
+  invalidate(app.app_id);
   std::vector<std::string> images;
   std::string count = stop_containers(app, &images);
+  invalidate(app.app_id);
   if (settings_.cleanup_images_on_stop)
     for (const auto& image : images) {
       try {
@@ -524,8 +532,10 @@ nlohmann::json DeployService::stop(const AppRef& app) {
 
 nlohmann::json DeployService::remove(const AppRef& app) {
   InflightGuard guard(*this, app.app_id, false, false);
+  invalidate(app.app_id);
   std::vector<std::string> images;
   std::string count = stop_containers(app, &images);
+  invalidate(app.app_id);
   nlohmann::json removed = nlohmann::json::array();
   nlohmann::json kept = nlohmann::json::array();
   for (const auto& image : images) {
@@ -576,6 +586,31 @@ nlohmann::json DeployService::describe(const pc::Container& c) const {
 }
 
 nlohmann::json DeployService::status(const std::string& app_id, const std::optional<std::string>& user_id) {
+  const std::string key = app_id + '\n' + user_id.value_or("");
+  auto now = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(status_mutex_);
+    auto it = status_cache_.find(key);
+    if (it != status_cache_.end() && now - it->second.fetched < kStatusCacheTtl) return it->second.status;
+  }
+  auto fresh = status_uncached(app_id, user_id);
+  std::lock_guard<std::mutex> lock(status_mutex_);
+  if (status_cache_.size() > 10000) {  // many distinct ids asked for: drop what has expired
+    for (auto it = status_cache_.begin(); it != status_cache_.end();)
+      it = now - it->second.fetched >= kStatusCacheTtl ? status_cache_.erase(it) : std::next(it);
+  }
+  status_cache_[key] = {now, fresh};
+  return fresh;
+}
+
+void DeployService::invalidate(const std::string& app_id) {
+  std::lock_guard<std::mutex> lock(status_mutex_);
+  const std::string prefix = app_id + '\n';
+  for (auto it = status_cache_.lower_bound(prefix); it != status_cache_.end() && it->first.compare(0, prefix.size(), prefix) == 0;)
+    it = status_cache_.erase(it);
+}
+
+nlohmann::json DeployService::status_uncached(const std::string& app_id, const std::optional<std::string>& user_id) {
   if (user_id) {
     // The common case costs one inspect.
     try {

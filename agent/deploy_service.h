@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -35,7 +36,11 @@ class DeployService {
   nlohmann::json deploy(const DeployRequest& request);  // records its result in metrics()
   nlohmann::json stop(const AppRef& app);
   nlohmann::json remove(const AppRef& app);  // "delete": stop plus the app's images
+  // Answers from a cache of at most kStatusCacheTtl, invalidated by the agent's own operations
+  // and by Podman events (invalidate()), so a status storm does not become a libpod storm.
   nlohmann::json status(const std::string& app_id, const std::optional<std::string>& user_id);
+  void invalidate(const std::string& app_id);
+  static constexpr std::chrono::milliseconds kStatusCacheTtl{1000};
   nlohmann::json list_apps();
   std::string logs(const std::string& app_id, const std::optional<std::string>& user_id, unsigned tail);
 
@@ -72,6 +77,7 @@ class DeployService {
   };
 
   nlohmann::json deploy_unmetered(const DeployRequest& request);
+  nlohmann::json status_uncached(const std::string& app_id, const std::optional<std::string>& user_id);
   podman::containers::Spec spec_for(const DeployRequest& request, const std::string& name, const std::string& deploy_id) const;
 
   void ensure_image(const std::string& image);
@@ -96,6 +102,13 @@ class DeployService {
   std::atomic<bool> network_ready_{false};
   std::string bridge_;  // host interface of the network, set once the network is ensured
   std::mutex network_mutex_;
+
+  struct CachedStatus {
+    std::chrono::steady_clock::time_point fetched;
+    nlohmann::json status;
+  };
+  std::mutex status_mutex_;
+  std::map<std::string, CachedStatus> status_cache_;  // key: appId '\n' userId
 
   std::mutex retire_mutex_;
   std::condition_variable retire_wake_;

@@ -96,6 +96,7 @@ ReconcileSummary Reconciler::run_once() {
       // Re-check under the claim: a deploy may have finished since the list.
       bool has_container = !pc::list(podman_, {labels::managed_filter(), labels::app_filter(app_id)}).empty();
       if (!has_container && routes_->remove(app_id)) ++summary.routes_removed;
+      service_.invalidate(app_id);
       service_.release(app_id);
     }
   }
@@ -110,6 +111,7 @@ ReconcileSummary Reconciler::reconcile_app(const std::string& app_id) {
   try {
     auto containers = service_.containers_of(app_id);
     summary.apps = 1;
+    service_.invalidate(app_id);
     if (containers.empty()) {
       if (routes_ && routes_->remove(app_id)) ++summary.routes_removed;
     } else {
@@ -184,6 +186,7 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
     auto route = service_.route_for(kept);
     if (route && routes_->write(*route)) ++summary.routes_written;
   }
+  service_.invalidate(app_id);
 }
 
 void Reconciler::periodic_loop() {
@@ -227,6 +230,7 @@ void Reconciler::events_loop() {
             warned = false;
             auto app = e.attributes.find(labels::kAppId);
             if (app != e.attributes.end()) {
+              service_.invalidate(app->second);
               std::lock_guard<std::mutex> lock(mutex_);
               pending_apps_.insert(app->second);
               wake_.notify_all();

@@ -419,6 +419,17 @@ BOOST_AUTO_TEST_CASE(delete_removes_the_apps_images_and_lists_removed_and_kept) 
   BOOST_TEST(podman::images::exists(agent.podman, testing::kHttpdImage));
 }
 
+BOOST_AUTO_TEST_CASE(status_is_cached_briefly_and_follows_changes_made_outside_the_agent) {
+  std::string app = new_app();
+  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  BOOST_TEST(status(app, "7")["running"] == true);
+  pc::stop(agent.podman, "rt-u-7-" + app, 1);  // behind the agent's back, no events consumer here
+  std::this_thread::sleep_for(agent::DeployService::kStatusCacheTtl + std::chrono::milliseconds(100));
+  BOOST_TEST(status(app, "7")["running"] == false);
+  BOOST_TEST(post("stop", "7", app).status == 200);  // the agent's own changes show at once
+  BOOST_TEST(status(app, "7")["exists"] == false);
+}
+
 BOOST_AUTO_TEST_CASE(status_of_an_exited_app_has_its_exit_code) {
   std::string app = new_app();
   BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);

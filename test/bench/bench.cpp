@@ -1,0 +1,462 @@
+// make bench: the agent's speed and memory, each figure next to a baseline measured in the same
+// run (raw Podman: the CLI or the libpod API directly), agent and baseline alternating.
+// It prints figures; it asserts nothing.
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "deploy_service.h"
+#include "podman/containers.h"
+#include "reconciler.h"
+#include "test_support.h"
+
+namespace pc = podman::containers;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  std::string agent;  // http://127.0.0.1:PORT
+  std::string token;
+  std::string socket;  // unix://...
+  std::string fixture_dir;
+  std::string network;
+  std::string routing_dir;
+  int agent_pid = 0;
+  int n = 10;
+  int load_seconds = 3;
+  int many_apps = 100;
+};
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+struct Stats {
+  std::vector<double> values;
+  double median() const { return pct(50); }
+  double p95() const { return pct(95); }
+  double pct(double p) const {
+    if (values.empty()) return 0;
+    auto v = values;
+    std::sort(v.begin(), v.end());
+    size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
+    return v[std::min(i, v.size() - 1)];
+  }
+};
+
+struct Row {
+  std::string what, agent_median, agent_p95, base_what, base_median, base_p95, ratio, target;
+};
+std::vector<Row> rows;
+
+std::string fmt(double v, int precision = 1) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(precision) << v;
+  return o.str();
+}
+
+Options opt;
+
+std::string cli() {
+  return "CONTAINERS_CONF=" + opt.fixture_dir + "/containers.conf podman --root " + opt.fixture_dir + "/root --runroot " +
+         opt.fixture_dir + "/run --tmpdir " + opt.fixture_dir + "/tmp ";
+}
+
+int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
+
+bool accepts(const std::string& ip, int port) {
+  try {
+    Poco::Net::StreamSocket s;
+    s.connect(Poco::Net::SocketAddress(ip, static_cast<Poco::UInt16>(port)), Poco::Timespan(0, 200000));
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+long rss_kb(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+long smaps_kb(int pid, const std::string& key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
+  return -1;
+}
+
+testing::HttpResult agent_call(const std::string& method, const std::string& path, const std::string& body = "") {
+  std::map<std::string, std::string> h = {{"X-Runtime-Token", opt.token}};
+  if (!body.empty()) h["Content-Type"] = "application/json";
+  return testing::http(method, opt.agent + path, body, h, std::chrono::milliseconds(60000));
+}
+
+std::string deploy_body(const std::string& app, const std::string& image) {
+  return R"({"userId":"7","appId":")" + app + R"(","image":")" + image + R"(","containerPort":8080})";
+}
+
+// podman run -d (CLI) + first TCP accept on the container's IP.
+double baseline_run(const std::string& name, podman::Client& podman) {
+  auto t0 = Clock::now();
+  sh(cli() + "run -d --init --network " + opt.network + " --name " + name + " " + testing::kHttpdImage);
+  std::string ip;
+  while (ms_since(t0) < 20000) {
+    try {
+      ip = pc::inspect(podman, name).ip_on(opt.network);
+    } catch (...) {
+    }
+    if (!ip.empty() && accepts(ip, 8080)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return ms_since(t0);
+}
+
+// A gateway that follows a routing file with Traefik's 2 s throttle, and a client behind it.
+struct Traffic {
+  Traffic(const std::string& app) : routes(opt.routing_dir), app(app) {
+    applied = testing::routed_upstream(routes, app);
+    watcher = std::thread([this] {
+      std::string seen = applied;
+      std::vector<std::pair<Clock::time_point, std::string>> pending;
+      while (!done) {
+        std::string now;
+        try {
+          now = testing::routed_upstream(routes, this->app);
+        } catch (...) {
+          ++failed;
+        }
+        if (now != seen) {
+          seen = now;
+          pending.emplace_back(Clock::now() + std::chrono::seconds(2), now);
+        }
+        for (auto it = pending.begin(); it != pending.end();)
+          if (it->first <= Clock::now()) {
+            std::lock_guard<std::mutex> l(m);
+            applied = it->second;
+            it = pending.erase(it);
+          } else {
+            ++it;
+          }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+    client = std::thread([this] {
+      while (!done) {
+        std::string target;
+        {
+          std::lock_guard<std::mutex> l(m);
+          target = applied;
+        }
+        auto r = testing::http("GET", target + "/", "", {}, std::chrono::milliseconds(5000));
+        (r.status == 200 ? ok : failed)++;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+  }
+  void stop() {
+    done = true;
+    watcher.join();
+    client.join();
+  }
+  traefik::RouteDir routes;
+  std::string app;
+  std::mutex m;
+  std::string applied;
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::thread watcher, client;
+};
+
+// Keep-alive HTTP GETs from `threads` threads for `seconds`: latencies (ms) and request count.
+struct Load {
+  Stats latency;
+  long requests = 0;
+  long errors = 0;
+  double seconds = 0;
+  double rate() const { return static_cast<double>(requests) / seconds; }
+};
+
+Load http_load(const std::string& path, int threads, int seconds, bool with_token) {
+  Poco::URI uri(opt.agent);
+  std::vector<Stats> per(static_cast<size_t>(threads));
+  std::atomic<long> errors{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> pool;
+  auto t0 = Clock::now();
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
+      session.setKeepAlive(true);
+      std::string body;
+      while (!stop) {
+        auto r0 = Clock::now();
+        try {
+          Poco::Net::HTTPRequest req("GET", path, Poco::Net::HTTPMessage::HTTP_1_1);
+          req.setKeepAlive(true);
+          if (with_token) req.set("X-Runtime-Token", opt.token);
+          session.sendRequest(req);
+          Poco::Net::HTTPResponse resp;
+          auto& in = session.receiveResponse(resp);
+          body.clear();
+          Poco::StreamCopier::copyToString(in, body);
+          if (resp.getStatus() != 200) ++errors;
+        } catch (...) {
+          ++errors;
+          session.reset();
+        }
+        per[static_cast<size_t>(t)].values.push_back(ms_since(r0));
+      }
+    });
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  stop = true;
+  for (auto& th : pool) th.join();
+  Load load;
+  load.seconds = ms_since(t0) / 1000.0;
+  for (auto& s : per) load.latency.values.insert(load.latency.values.end(), s.values.begin(), s.values.end());
+  load.requests = static_cast<long>(load.latency.values.size());
+  load.errors = errors;
+  return load;
+}
+
+size_t discard(char*, size_t s, size_t n, void*) { return s * n; }
+
+// The same load straight at libpod: GET /containers/{name}/json over the unix socket.
+Load libpod_inspect_load(const std::string& name, int threads, int seconds) {
+  std::vector<Stats> per(static_cast<size_t>(threads));
+  std::atomic<long> errors{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> pool;
+  std::string socket = opt.socket.substr(7);
+  std::string url = "http://d/v4.0.0/libpod/containers/" + name + "/json";
+  auto t0 = Clock::now();
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      CURL* c = curl_easy_init();
+      curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket.c_str());
+      curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+      curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+      curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+      while (!stop) {
+        auto r0 = Clock::now();
+        long status = 0;
+        if (curl_easy_perform(c) != CURLE_OK) ++errors;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200) ++errors;
+        per[static_cast<size_t>(t)].values.push_back(ms_since(r0));
+      }
+      curl_easy_cleanup(c);
+    });
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  stop = true;
+  for (auto& th : pool) th.join();
+  Load load;
+  load.seconds = ms_since(t0) / 1000.0;
+  for (auto& s : per) load.latency.values.insert(load.latency.values.end(), s.values.begin(), s.values.end());
+  load.requests = static_cast<long>(load.latency.values.size());
+  load.errors = errors;
+  return load;
+}
+
+void print_table(std::ostream& out) {
+  out << "| measure | agent median | agent p95 | baseline (same run) | baseline median | baseline p95 | agent/baseline | target |\n";
+  out << "| --- | ---: | ---: | --- | ---: | ---: | ---: | --- |\n";
+  for (const auto& r : rows)
+    out << "| " << r.what << " | " << r.agent_median << " | " << r.agent_p95 << " | " << r.base_what << " | " << r.base_median
+        << " | " << r.base_p95 << " | " << r.ratio << " | " << r.target << " |\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--agent") opt.agent = v;
+    else if (k == "--token") opt.token = v;
+    else if (k == "--socket") opt.socket = v;
+    else if (k == "--fixture-dir") opt.fixture_dir = v;
+    else if (k == "--network") opt.network = v;
+    else if (k == "--routing-dir") opt.routing_dir = v;
+    else if (k == "--agent-pid") opt.agent_pid = std::stoi(v);
+    else if (k == "--n") opt.n = std::stoi(v);
+    else if (k == "--load-seconds") opt.load_seconds = std::stoi(v);
+    else if (k == "--apps") opt.many_apps = std::stoi(v);
+  }
+  podman::Client podman(opt.socket);
+  const int n = opt.n;
+  std::cerr << "bench: N=" << n << ", load " << opt.load_seconds << " s at 16 connections, " << opt.many_apps << " apps\n";
+
+  long rss_idle = rss_kb(opt.agent_pid);
+  long pss_idle = smaps_kb(opt.agent_pid, "Pss");
+  long anon_idle = smaps_kb(opt.agent_pid, "Anonymous");
+
+  // Warm-up: the network exists, the image is in the page cache, for both sides.
+  agent_call("POST", "/agent/apps/deploy", deploy_body("warm", testing::kHttpdImage));
+  agent_call("POST", "/agent/apps/stop", R"({"userId":"7","appId":"warm"})");
+  baseline_run("bench-warm", podman);
+  sh(cli() + "rm -f bench-warm");
+
+  // 1. deploy vs podman run -d + first accept, alternating.
+  std::cerr << "bench: deploy\n";
+  Stats deploy, run;
+  for (int i = 0; i < n; ++i) {
+    auto t0 = Clock::now();
+    auto r = agent_call("POST", "/agent/apps/deploy", deploy_body("d" + std::to_string(i), testing::kHttpdImage));
+    deploy.values.push_back(ms_since(t0));
+    if (r.status != 200) std::cerr << "deploy failed: " << r.body << "\n";
+    run.values.push_back(baseline_run("bench-run-" + std::to_string(i), podman));
+  }
+  rows.push_back({"deploy of a new app (ms)", fmt(deploy.median()), fmt(deploy.p95()), "`podman run -d` + first TCP accept",
+                  fmt(run.median()), fmt(run.p95()), fmt(deploy.median() / run.median(), 2), "≤ 1.3×"});
+
+  // 2. stop (init on) vs podman rm -f, alternating.
+  std::cerr << "bench: stop\n";
+  Stats stop, rm;
+  for (int i = 0; i < n; ++i) {
+    auto t0 = Clock::now();
+    agent_call("POST", "/agent/apps/stop", R"({"userId":"7","appId":"d)" + std::to_string(i) + R"("})");
+    stop.values.push_back(ms_since(t0));
+    t0 = Clock::now();
+    sh(cli() + "rm -f bench-run-" + std::to_string(i));
+    rm.values.push_back(ms_since(t0));
+  }
+  rows.push_back({"stop (ms)", fmt(stop.median()), fmt(stop.p95()), "`podman rm -f` (init on)", fmt(rm.median()), fmt(rm.p95()),
+                  fmt(stop.median() / rm.median(), 2), "≤ 500 ms"});
+
+  // 3. redeploy under traffic vs the naive path (rm -f, run -d, accept), alternating.
+  std::cerr << "bench: redeploy under traffic\n";
+  Stats redeploy, naive;
+  int agent_failed = 0, agent_ok = 0, naive_failed = 0, naive_ok = 0;
+  agent_call("POST", "/agent/apps/deploy", deploy_body("rd", testing::kHttpdImage));
+  baseline_run("bench-naive", podman);
+  traefik::RouteDir naive_routes(opt.routing_dir);
+  for (int i = 0; i < n; ++i) {
+    {
+      Traffic traffic("rd");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      auto t0 = Clock::now();
+      auto r = agent_call("POST", "/agent/apps/deploy", deploy_body("rd", i % 2 ? testing::kHttpdImage : testing::kHttpd2Image));
+      redeploy.values.push_back(ms_since(t0));
+      if (r.status != 200) std::cerr << "redeploy failed: " << r.body << "\n";
+      std::this_thread::sleep_for(std::chrono::milliseconds(3500));  // switch applied, old one retired
+      traffic.stop();
+      agent_failed += traffic.failed;
+      agent_ok += traffic.ok;
+    }
+    {
+      // The naive path, with a route file of its own that the same gateway follows.
+      auto ip = pc::inspect(podman, "bench-naive").ip_on(opt.network);
+      naive_routes.write({"naive", "/apps/naive", {"http://" + ip + ":8080"}, {}, std::nullopt});
+      Traffic traffic("naive");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      auto t0 = Clock::now();
+      sh(cli() + "rm -f bench-naive");
+      baseline_run("bench-naive", podman);
+      naive.values.push_back(ms_since(t0));
+      ip = pc::inspect(podman, "bench-naive").ip_on(opt.network);
+      naive_routes.write({"naive", "/apps/naive", {"http://" + ip + ":8080"}, {}, std::nullopt});
+      std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+      traffic.stop();
+      naive_failed += traffic.failed;
+      naive_ok += traffic.ok;
+    }
+  }
+  naive_routes.remove("naive");
+  sh(cli() + "rm -f bench-naive");
+  rows.push_back({"redeploy under traffic (ms)", fmt(redeploy.median()), fmt(redeploy.p95()), "`podman rm -f` + `run -d` + accept",
+                  fmt(naive.median()), fmt(naive.p95()), fmt(redeploy.median() / naive.median(), 2), "zero failed requests"});
+  rows.push_back({"failed requests during " + std::to_string(n) + " redeploys", std::to_string(agent_failed) + " of " + std::to_string(agent_failed + agent_ok), "",
+                  "same, naive path", std::to_string(naive_failed) + " of " + std::to_string(naive_failed + naive_ok), "", "", "0"});
+
+  // 4. status and health under 16 connections vs raw libpod inspect.
+  std::cerr << "bench: status / health load\n";
+  auto status = http_load("/agent/apps/status?appId=rd&userId=7", 16, opt.load_seconds, true);
+  auto inspect = libpod_inspect_load("rt-u-7-rd", 16, opt.load_seconds);
+  auto status_single = http_load("/agent/apps/status?appId=rd&userId=7", 1, opt.load_seconds, true);
+  auto health = http_load("/internal/health", 16, opt.load_seconds, false);
+  rows.push_back({"status latency, 16 connections (ms)", fmt(status.latency.median(), 2), fmt(status.latency.p95(), 2),
+                  "libpod inspect over the socket, 16 connections", fmt(inspect.latency.median(), 2), fmt(inspect.latency.p95(), 2),
+                  fmt(status.latency.median() / inspect.latency.median(), 2), "p50 ≤ 5 ms"});
+  rows.push_back({"status latency, 1 connection (ms)", fmt(status_single.latency.median(), 2), fmt(status_single.latency.p95(), 2), "", "", "",
+                  "", ""});
+  rows.push_back({"status throughput (req/s; errors)", fmt(status.rate(), 0) + "; " + std::to_string(status.errors), "",
+                  "libpod inspect throughput", fmt(inspect.rate(), 0) + "; " + std::to_string(inspect.errors), "",
+                  fmt(status.rate() / inspect.rate(), 2), "≥ 1000 req/s"});
+  rows.push_back({"health throughput (req/s; errors)", fmt(health.rate(), 0) + "; " + std::to_string(health.errors), "", "", "", "", "",
+                  "≥ 10,000 req/s"});
+  agent_call("POST", "/agent/apps/stop", R"({"userId":"7","appId":"rd"})");
+
+  // 5. memory with many apps, and reconcile time.
+  std::cerr << "bench: " << opt.many_apps << " apps\n";
+  long rss_30 = 0;
+  Stats deploy_many;
+  for (int i = 0; i < opt.many_apps; ++i) {
+    auto t0 = Clock::now();
+    auto r = agent_call("POST", "/agent/apps/deploy", deploy_body("m" + std::to_string(i), testing::kHttpdImage));
+    deploy_many.values.push_back(ms_since(t0));
+    if (r.status != 200) std::cerr << "deploy m" << i << " failed: " << r.body << "\n";
+    if (i + 1 == 30) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      rss_30 = rss_kb(opt.agent_pid);
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  long rss_100 = rss_kb(opt.agent_pid);
+  agent_call("GET", "/agent/apps");
+  long rss_after_list = rss_kb(opt.agent_pid);
+
+  agent::Settings settings;
+  settings.podman_socket = opt.socket;
+  settings.network = opt.network;
+  settings.traefik_dynamic_dir = opt.routing_dir;
+  podman::Client reconcile_client(opt.socket);
+  traefik::RouteDir routes(opt.routing_dir);
+  agent::DeployService service(settings, reconcile_client, &routes);
+  agent::Reconciler reconciler(settings, reconcile_client, &routes, service);
+  Stats reconcile;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = Clock::now();
+    auto summary = reconciler.run_once();
+    reconcile.values.push_back(ms_since(t0));
+    if (summary.changed()) std::cerr << "reconcile changed something: " << summary.describe() << "\n";
+  }
+  auto list_t0 = Clock::now();
+  auto listed = agent_call("GET", "/agent/apps");
+  double list_ms = ms_since(list_t0);
+
+  rows.push_back({"agent RSS idle (MB)", fmt(rss_idle / 1024.0), "", "PSS / anonymous idle (MB)", fmt(pss_idle / 1024.0) + " / " + fmt(anon_idle / 1024.0), "", "", "≤ 15 MB"});
+  rows.push_back({"agent RSS, 30 apps (MB)", fmt(rss_30 / 1024.0), "", "", "", "", "", ""});
+  rows.push_back({"agent RSS, " + std::to_string(opt.many_apps) + " apps (MB)", fmt(rss_100 / 1024.0), "", "after GET /agent/apps", fmt(rss_after_list / 1024.0), "", "", "≤ 40 MB"});
+  rows.push_back({"deploy with 0.." + std::to_string(opt.many_apps) + " apps running (ms)", fmt(deploy_many.median()), fmt(deploy_many.p95()), "", "", "", "", ""});
+  rows.push_back({"reconcile, " + std::to_string(opt.many_apps) + " apps (ms)", fmt(reconcile.median()), fmt(reconcile.p95()), "", "", "", "", "≤ 1000 ms"});
+  rows.push_back({"GET /agent/apps, " + std::to_string(opt.many_apps) + " apps (ms)", fmt(list_ms), "", "", "", "", "", ""});
+
+  std::cerr << "bench: cleaning up\n";
+  for (int i = 0; i < opt.many_apps; ++i) agent_call("POST", "/agent/apps/stop", R"({"userId":"7","appId":"m)" + std::to_string(i) + R"("})");
+
+  std::ostringstream table;
+  print_table(table);
+  std::cout << table.str();
+  return 0;
+}

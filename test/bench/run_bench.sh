@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# make bench: a private Podman service and the agent binary, then the bench program; removes
+# everything it started. BENCH_N (default 10) runs per figure, BENCH_APPS (100) for memory.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BUILD:-$root/build}
+state="$build/bench-podman.dir"
+work=$(mktemp -d /tmp/funai-bench.XXXXXX)
+agent_pid=
+cleanup() {
+  if [ -n "$agent_pid" ]; then kill "$agent_pid" 2>/dev/null || true; wait "$agent_pid" 2>/dev/null || true; fi
+  "$root/test/podman_fixture.sh" cleanup "$state" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$root/test/podman_fixture.sh" setup "$state" "$root/etc/containers.conf" >/dev/null
+dir=$(cat "$state")
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 17005)
+mkdir -p "$work/dynamic" "$work/logs"
+token=bench-token-$$
+RUNTIME_AGENT_TOKEN=$token RUNTIME_AGENT_HOST=127.0.0.1 RUNTIME_AGENT_PORT=$port \
+RUNTIME_PODMAN_SOCKET="unix://$dir/podman.sock" RUNTIME_DOCKER_NETWORK=funai-bench-net \
+RUNTIME_TRAEFIK_DYNAMIC_DIR="$work/dynamic" FUNAI_LOG_DIR="$work/logs" RUNTIME_PULL_POLICY=missing \
+  "$build/agent/fun-ai-runtime-agent" >"$work/agent.out" 2>&1 &
+agent_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/internal/health" >/dev/null 2>&1 && break; sleep 0.05; done
+sleep 1  # idle, as after start
+
+echo "== fun-ai-studio-runtime bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), $(podman --version)"
+"$build/test/funai_bench" --agent "http://127.0.0.1:$port" --token "$token" --socket "unix://$dir/podman.sock" \
+  --fixture-dir "$dir" --network funai-bench-net --routing-dir "$work/dynamic" --agent-pid "$agent_pid" \
+  --n "${BENCH_N:-10}" --apps "${BENCH_APPS:-100}" --load-seconds "${BENCH_LOAD_SECONDS:-3}"
