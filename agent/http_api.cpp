@@ -60,6 +60,10 @@ std::string read_body(HTTPServerRequest& request) {
       throw ApiError(413, "body_too_large", "request body is larger than " + std::to_string(kMaxBodyBytes) + " bytes");
     if (std::chrono::steady_clock::now() > deadline) throw ApiError(408, "body_timeout", "request body took too long to arrive");
   }
+  // A read that timed out or hit a broken chunked encoding leaves the stream bad (iostreams keep
+  // the exception to themselves): the body is incomplete.
+  if (in.bad())
+    throw ApiError(408, "body_incomplete", "the request body did not arrive complete (timed out, or broken chunked encoding)");
   return body;
 }
 
@@ -83,6 +87,7 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
       reply = dispatch(request, uri, body_consumed);
     } catch (const ApiError& e) {
       reply = error_reply(e.status(), e.code(), e.what());
+      if (e.status() == 408 || e.status() == 413) body_consumed = false;
     } catch (const ValidationError& e) {
       reply = error_reply(422, "invalid_" + e.field(), e.what());
     } catch (const podman::Unreachable& e) {

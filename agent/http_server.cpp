@@ -1,12 +1,18 @@
 #include "http_server.h"
 
-#include <Poco/Net/HTTPServerConnection.h>
+#include <Poco/Net/HTTPHeaderStream.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/HTTPServerResponseImpl.h>
+#include <Poco/Net/HTTPServerSession.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
 
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -95,20 +101,48 @@ namespace {
 thread_local ConnectionWatchdog* t_watchdog = nullptr;
 thread_local uint64_t t_connection = 0;
 
-// An HTTP connection registered with the watchdog for its whole life.
-class GuardedConnection : public Poco::Net::TCPServerConnection {
+// Answers a request Poco could not parse (request line, URI or headers too long, malformed) with
+// the API's JSON error shape, then closes the connection.
+void send_json_error(Poco::Net::HTTPServerSession& session, const Poco::Net::MessageException& e) {
+  // Poco says "URI invalid or too long" for both, so a URI over 16 KiB and a garbled request line
+  // are both 400; headers over Poco's limits (8 KiB a value, 100 fields) are 431.
+  std::string what = e.message();
+  Poco::Net::HTTPResponse::HTTPStatus status = Poco::Net::HTTPResponse::HTTP_BAD_REQUEST;
+  std::string code = "bad_request";
+  if (what.find("Field") != std::string::npos || what.find("header fields") != std::string::npos) {
+    status = Poco::Net::HTTPResponse::HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+    code = "headers_too_large";
+  }
+  std::string body = nlohmann::json{{"detail", "malformed request: " + what}, {"code", code}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  Poco::Net::HTTPResponse response(status);
+  response.setContentType("application/json");
+  response.setContentLength(static_cast<std::streamsize>(body.size()));
+  response.setKeepAlive(false);
+  Poco::Net::HTTPHeaderOutputStream out(session);
+  response.write(out);
+  out << body;
+  out.flush();
+}
+
+// One HTTP connection: Poco's request/response classes over a session, registered with the
+// watchdog for its whole life. Unlike Poco's own connection class it answers unparsable requests
+// with JSON, and it stops keeping a connection alive once the server stops.
+class ApiConnection : public Poco::Net::TCPServerConnection {
  public:
-  GuardedConnection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
-                    Poco::Net::HTTPRequestHandlerFactory::Ptr factory, std::shared_ptr<ConnectionWatchdog> watchdog)
-      : TCPServerConnection(socket), inner_(socket, params, factory), watchdog_(std::move(watchdog)) {}
+  ApiConnection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
+                Poco::Net::HTTPRequestHandlerFactory::Ptr factory, std::shared_ptr<ConnectionWatchdog> watchdog,
+                const std::atomic<bool>& stopping)
+      : TCPServerConnection(socket), params_(params), factory_(factory), watchdog_(std::move(watchdog)), stopping_(stopping) {}
 
   void run() override {
     uint64_t id = watchdog_->add(socket());
     t_watchdog = watchdog_.get();
     t_connection = id;
     try {
-      inner_.run();
+      serve();
     } catch (...) {
+      // the peer went away or the watchdog shut the socket: nothing to answer
     }
     t_watchdog = nullptr;
     t_connection = 0;
@@ -116,24 +150,50 @@ class GuardedConnection : public Poco::Net::TCPServerConnection {
   }
 
  private:
-  Poco::Net::HTTPServerConnection inner_;
+  void serve() {
+    Poco::Net::HTTPServerSession session(socket(), params_);
+    while (!stopping_.load() && session.hasMoreRequests()) {
+      try {
+        Poco::Net::HTTPServerResponseImpl response(session);
+        Poco::Net::HTTPServerRequestImpl request(response, session, params_);
+        response.setDate(Poco::Timestamp());
+        response.setVersion(request.getVersion());
+        response.setKeepAlive(params_->getKeepAlive() && request.getKeepAlive() && session.canKeepAlive() && !stopping_.load());
+        response.set("Server", params_->getServerName());
+        std::unique_ptr<Poco::Net::HTTPRequestHandler> handler(factory_->createRequestHandler(request));
+        if (request.getExpectContinue() && response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK) response.sendContinue();
+        handler->handleRequest(request, response);
+        session.setKeepAlive(params_->getKeepAlive() && response.getKeepAlive() && session.canKeepAlive());
+      } catch (const Poco::Net::NoMessageException&) {
+        return;  // the client closed the connection between requests
+      } catch (const Poco::Net::MessageException& e) {
+        send_json_error(session, e);
+        return;
+      }
+    }
+  }
+
+  Poco::Net::HTTPServerParams::Ptr params_;
+  Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
   std::shared_ptr<ConnectionWatchdog> watchdog_;
+  const std::atomic<bool>& stopping_;
 };
 
 class GuardedConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
  public:
   GuardedConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
-                           std::shared_ptr<ConnectionWatchdog> watchdog)
-      : params_(params), factory_(factory), watchdog_(std::move(watchdog)) {}
+                           std::shared_ptr<ConnectionWatchdog> watchdog, const std::atomic<bool>& stopping)
+      : params_(params), factory_(factory), watchdog_(std::move(watchdog)), stopping_(stopping) {}
 
   Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new GuardedConnection(socket, params_, factory_, watchdog_);
+    return new ApiConnection(socket, params_, factory_, watchdog_, stopping_);
   }
 
  private:
   Poco::Net::HTTPServerParams::Ptr params_;
   Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
   std::shared_ptr<ConnectionWatchdog> watchdog_;
+  const std::atomic<bool>& stopping_;
 };
 
 }  // namespace
@@ -153,9 +213,9 @@ HttpServer::HttpServer(const HttpServerOptions& options, Poco::Net::HTTPRequestH
   socket.bind(Poco::Net::SocketAddress(options.host, static_cast<Poco::UInt16>(options.port)), true);
   socket.listen(128);
 
-  pool_ = std::make_unique<Poco::ThreadPool>(2, options.threads, 60, 256 * 1024);
+  pool_ = std::make_unique<Poco::ThreadPool>(2, options.threads, 60, 512 * 1024);
   watchdog_ = std::make_shared<ConnectionWatchdog>(options.head_deadline);
-  server_ = std::make_unique<Poco::Net::TCPServer>(new GuardedConnectionFactory(params, factory, watchdog_), *pool_, socket,
+  server_ = std::make_unique<Poco::Net::TCPServer>(new GuardedConnectionFactory(params, factory, watchdog_, stopping_), *pool_, socket,
                                                    params);
 }
 
@@ -168,7 +228,8 @@ int HttpServer::port() const { return server_->socket().address().port(); }
 void HttpServer::stop(std::chrono::milliseconds drain) {
   if (stopped_) return;
   stopped_ = true;
-  server_->stop();  // no new connections
+  stopping_ = true;  // connections close after their current request
+  server_->stop();   // no new connections
   auto deadline = std::chrono::steady_clock::now() + drain;
   while (g_active_requests.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

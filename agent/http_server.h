@@ -8,6 +8,7 @@
 #include <Poco/Net/TCPServer.h>
 #include <Poco/ThreadPool.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -50,6 +51,7 @@ class HttpServer {
   std::shared_ptr<ConnectionWatchdog> watchdog_;
   std::unique_ptr<Poco::Net::TCPServer> server_;
   bool stopped_ = false;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace agent
