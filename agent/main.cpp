@@ -8,6 +8,8 @@
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 
+#include <malloc.h>
+
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -80,6 +82,9 @@ class AgentApplication : public Poco::Util::ServerApplication {
 
  private:
   int serve(const Settings& settings) {
+    // Few malloc arenas: glibc would give each of up to 8 x cores busy threads its own, which
+    // holds freed memory; two keep the resident size flat under load at no measurable cost.
+    ::mallopt(M_ARENA_MAX, 2);
     try {
       configure_logging(settings, true);
     } catch (const std::exception& e) {

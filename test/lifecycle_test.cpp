@@ -127,40 +127,6 @@ struct AppFixture {
   std::vector<std::string> apps;
 };
 
-int free_port() {
-  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
-  return s.address().port();
-}
-
-// The agent binary as a separate process (for SIGKILL and restarts).
-class AgentProcess {
- public:
-  AgentProcess(const std::map<std::string, std::string>& env, int port) : port_(port) {
-    Poco::Process::Env e(env.begin(), env.end());
-    // Its console output goes next to its log file, not into the test's output.
-    std::string log = env.at("FUNAI_LOG_DIR") + "/console.log";
-    handle_ = std::make_unique<Poco::ProcessHandle>(Poco::Process::launch(
-        "/bin/sh", {"-c", "exec \"$0\" >>\"$1\" 2>&1", FUNAI_AGENT_BINARY, log}, nullptr, nullptr, nullptr, e));
-    auto t0 = std::chrono::steady_clock::now();
-    while (seconds_since(t0) < 10 && testing::http("GET", url("/internal/health"), "", {}, std::chrono::milliseconds(300)).status != 200)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ~AgentProcess() {
-    if (running()) {
-      Poco::Process::requestTermination(handle_->id());
-      handle_->wait();
-    }
-  }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-  bool running() const { return Poco::Process::isRunning(*handle_); }
-  int wait() { return handle_->wait(); }
-  int pid() const { return handle_->id(); }
-
- private:
-  int port_;
-  std::unique_ptr<Poco::ProcessHandle> handle_;
-};
-
 size_t temporary_files(const std::string& dir) {
   size_t n = 0;
   DIR* d = opendir(dir.c_str());
@@ -229,7 +195,7 @@ BOOST_AUTO_TEST_CASE(heartbeat_is_disabled_when_a_required_key_is_missing) {
 }
 
 BOOST_AUTO_TEST_CASE(heartbeat_to_a_receiver_that_is_down_fails_fast_and_is_recorded) {
-  auto settings = heartbeat_settings("http://127.0.0.1:" + std::to_string(free_port()));
+  auto settings = heartbeat_settings("http://127.0.0.1:" + std::to_string(testing::free_port()));
   podman::Client podman(settings.podman_socket);
   agent::Heartbeat heartbeat(settings, podman);
   auto t0 = std::chrono::steady_clock::now();
@@ -378,13 +344,8 @@ BOOST_AUTO_TEST_CASE(podman_down_at_start_gives_503_and_everything_works_once_it
   BOOST_TEST(deep.body["routing"]["writable"] == true);
 
   // Podman comes up on that socket (a second API service over the fixture's storage).
-  std::string dir = testing::podman_fixture_dir();
-  std::string cmd = "CONTAINERS_CONF=" + dir + "/containers.conf setsid podman --root " + dir + "/root --runroot " + dir +
-                    "/run --tmpdir " + dir + "/tmp system service --time=0 unix://" + socket + " >/dev/null 2>&1 & echo $!";
-  FILE* p = popen(cmd.c_str(), "r");
-  int pid = 0;
-  BOOST_REQUIRE(fscanf(p, "%d", &pid) == 1);
-  pclose(p);
+  testing::PodmanService service(socket);
+  service.start();
   t0 = std::chrono::steady_clock::now();
   while (seconds_since(t0) < 10 && agent.call("GET", "/agent/apps/status?appId=x1").status != 200)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -393,8 +354,6 @@ BOOST_AUTO_TEST_CASE(podman_down_at_start_gives_503_and_everything_works_once_it
   BOOST_TEST(json::parse(back.body)["exists"] == false);
   BOOST_TEST(health.deep().status == 200);
   BOOST_TEST(health.deep().body["podman"]["version"].get<std::string>().rfind("4.", 0) == 0u);
-  ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
 }
 
 // ---------------------------------------------------------------------------------- crash safety
@@ -404,7 +363,7 @@ namespace {
 void crash_during_redeploy_then_restart(const std::string& fault) {
   testing::TempDir routing, logs;
   std::string app = testing::unique_id("k");
-  int port = free_port();
+  int port = testing::free_port();
   std::map<std::string, std::string> env = {{"RUNTIME_AGENT_TOKEN", "crash-token"},
                                             {"RUNTIME_AGENT_HOST", "127.0.0.1"},
                                             {"RUNTIME_AGENT_PORT", std::to_string(port)},
@@ -420,19 +379,19 @@ void crash_during_redeploy_then_restart(const std::string& fault) {
     return R"({"userId":"7","appId":")" + app + R"(","image":")" + image + R"(","containerPort":8080})";
   };
   {
-    AgentProcess first(env, port);
+    testing::AgentProcess first(env, port);
     BOOST_REQUIRE(testing::http("POST", first.url("/agent/apps/deploy"), body(testing::kHttpdImage), headers).status == 200);
   }
   {
     auto faulty = env;
     faulty["FUNAI_FAULT_KILL_AT"] = fault;
-    AgentProcess doomed(faulty, port);
+    testing::AgentProcess doomed(faulty, port);
     auto r = testing::http("POST", doomed.url("/agent/apps/deploy"), body(testing::kHttpd2Image), headers);
     BOOST_TEST(r.status == 0, "the agent should have died mid-deploy");
     doomed.wait();
     BOOST_TEST(pc::list(*std::make_unique<podman::Client>(testing::podman_socket()), {agent::labels::app_filter(app)}).size() == 2u);
   }
-  AgentProcess restarted(env, port);
+  testing::AgentProcess restarted(env, port);
   podman::Client podman(testing::podman_socket());
   traefik::RouteDir routes(routing.path());
   // Its first reconcile runs at start.

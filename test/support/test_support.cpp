@@ -7,7 +7,15 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 #include <boost/test/unit_test.hpp>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <Poco/Net/ServerSocket.h>
+#include <thread>
+
+#include "podman/system.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -118,6 +126,102 @@ HttpResult AgentUnderTest::call(const std::string& method, const std::string& pa
   std::map<std::string, std::string> headers = {{"X-Runtime-Token", settings.token}};
   if (!body.empty()) headers["Content-Type"] = "application/json";
   return http(method, url(path), body, headers, timeout);
+}
+
+PodmanService::PodmanService(std::string socket_path) : socket_path_(std::move(socket_path)) {}
+
+PodmanService::~PodmanService() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+void PodmanService::start() {
+  std::string dir = podman_fixture_dir();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setsid();
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    std::string conf = "CONTAINERS_CONF=" + dir + "/containers.conf";
+    ::putenv(conf.data());
+    std::string root = dir + "/root", run = dir + "/run", tmp = dir + "/tmp", uri = "unix://" + socket_path_;
+    ::execlp("podman", "podman", "--root", root.c_str(), "--runroot", run.c_str(), "--tmpdir", tmp.c_str(), "system", "service",
+             "--time=0", uri.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  pid_ = pid;
+  podman::Client client(endpoint());
+  auto t0 = std::chrono::steady_clock::now();
+  while (seconds_since(t0) < 10) {
+    try {
+      if (podman::system::ping(client)) return;
+    } catch (const podman::Error&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  BOOST_FAIL("a second podman service did not start on " + socket_path_);
+}
+
+void PodmanService::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = 0;
+}
+
+AgentProcess::AgentProcess(const std::map<std::string, std::string>& env, int port) : port_(port) {
+  std::string log = env.at("FUNAI_LOG_DIR") + "/console.log";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    ::clearenv();
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    ::execl(FUNAI_AGENT_BINARY, FUNAI_AGENT_BINARY, static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  pid_ = pid;
+  auto t0 = std::chrono::steady_clock::now();
+  while (seconds_since(t0) < 10 && http("GET", url("/internal/health"), "", {}, std::chrono::milliseconds(300)).status != 200)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+AgentProcess::~AgentProcess() {
+  if (!reaped_ && pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    wait();
+  }
+}
+
+std::string AgentProcess::url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+
+bool AgentProcess::running() const { return !reaped_ && ::kill(pid_, 0) == 0; }
+
+int AgentProcess::wait() {
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  reaped_ = true;
+  return status;
+}
+
+int AgentProcess::pid() const { return pid_; }
+
+int free_port() {
+  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
+  return s.address().port();
+}
+
+long rss_kb(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
 }
 
 void remove_app_containers(podman::Client& podman, const std::string& app_id) {

@@ -80,6 +80,44 @@ class AgentUnderTest {
   std::unique_ptr<agent::HttpServer> server;
 };
 
+// A second `podman system service` over the fixture's storage, on a socket of its own, that a test
+// may kill (SIGKILL) and start again to play "Podman went away".
+class PodmanService {
+ public:
+  explicit PodmanService(std::string socket_path);
+  ~PodmanService();
+  void start();  // returns once it answers
+  void kill();   // SIGKILL, as a crash
+  std::string endpoint() const { return "unix://" + socket_path_; }
+
+ private:
+  std::string socket_path_;
+  int pid_ = 0;
+};
+
+// The agent binary as a separate process (for SIGKILL, restarts and its own RSS). Its console
+// output goes to FUNAI_LOG_DIR/console.log.
+class AgentProcess {
+ public:
+  AgentProcess(const std::map<std::string, std::string>& env, int port);
+  ~AgentProcess();
+  std::string url(const std::string& path) const;
+  bool running() const;
+  int wait();
+  int pid() const;
+
+ private:
+  int port_;
+  int pid_ = 0;
+  bool reaped_ = false;
+};
+
+// A TCP port nothing listens on right now.
+int free_port();
+
+// The resident set size of a process, in KiB.
+long rss_kb(int pid);
+
 // Removes every container and route of an app directly through Podman (test cleanup).
 void remove_app_containers(podman::Client& podman, const std::string& app_id);
 
