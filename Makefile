@@ -1,4 +1,5 @@
 # fun-ai-studio-runtime: the front door. `make run` starts the agent, `make test` passes the tests.
+SHELL   := /bin/bash
 BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
@@ -10,6 +11,8 @@ RPM_PACKAGES = gcc-c++ make cmake curl poco-devel yaml-cpp-devel json-devel libc
                podman runc busybox catatonit rpm-build cpio systemd
 
 .PHONY: all build deps test run clean bench rpm test-asan fuzz
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 FUNAI_LOAD_SECONDS=10
 
 all: build
 
@@ -56,9 +59,31 @@ rpm: deps
 	  --define "_smp_mflags -j$(JOBS)" packaging/rpm/fun-ai-studio-runtime.spec
 	@ls -1 $(RPM_TOP)/RPMS/*/*.rpm $(RPM_TOP)/SRPMS/*.rpm
 
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer (the agent binary too).
+test-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Sanitize -DFUNAI_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && $(SANITIZER_ENV) ctest --output-on-failure --timeout 900 -E rpm_package
+
+# libFuzzer (clang) on request parsing and validation, the env-file parser and the routing file
+# reader, FUZZ_SECONDS each. New corpus entries stay in build-fuzz/corpus; crashes are written to
+# build-fuzz/crash-*. Keep a fixed crash's input in test/fuzz/corpus/<target>/ (replayed by make test).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v clang++ >/dev/null 2>&1 || { echo "make fuzz needs clang (apt-get install clang libclang-rt-dev)"; exit 1; }
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFUNAI_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_request fuzz_env_file fuzz_route_file
+	@for t in request env_file route_file; do \
+	  mkdir -p build-fuzz/corpus/$$t && cp -n test/fuzz/corpus/$$t/* build-fuzz/corpus/$$t/ ; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  build-fuzz/test/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=build-fuzz/crash-$$t- build-fuzz/corpus/$$t 2>&1 | grep -E '^(#[0-9]+ +DONE|INFO: Running|==[0-9]+==ERROR|SUMMARY|Done)' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
 # Speed and memory next to raw Podman, measured in the same run (BENCH_N=10, BENCH_APPS=100).
 bench: deps build
 	BUILD=$(abspath $(BUILD)) test/bench/run_bench.sh
 
 clean:
-	rm -rf $(BUILD) build-asan run
+	rm -rf $(BUILD) build-asan build-fuzz run

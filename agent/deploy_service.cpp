@@ -626,15 +626,24 @@ nlohmann::json DeployService::status_uncached(const std::string& app_id, const s
 }
 
 nlohmann::json DeployService::list_apps() {
-  std::set<std::string> app_ids;
+  // One list and one inspect per container (not a list per app): what status() would pick for
+  // each app, the newest deploy first.
+  std::map<std::string, std::vector<pc::Container>> by_app;
   for (const auto& s : pc::list(podman_, {labels::managed_filter()})) {
     auto it = s.labels.find(labels::kAppId);
-    if (it != s.labels.end()) app_ids.insert(it->second);
+    if (it == s.labels.end()) continue;
+    try {
+      by_app[it->second].push_back(pc::inspect(podman_, s.id));
+    } catch (const podman::NotFound&) {
+      // removed between list and inspect
+    }
   }
   nlohmann::json apps = nlohmann::json::array();
-  for (const auto& id : app_ids) {
-    auto j = status(id, std::nullopt);
-    if (j.value("exists", false)) apps.push_back(j);
+  for (auto& [app_id, containers] : by_app) {
+    auto newest = std::max_element(containers.begin(), containers.end(), [](const pc::Container& a, const pc::Container& b) {
+      return label_of(a, labels::kDeployId) < label_of(b, labels::kDeployId);
+    });
+    apps.push_back(describe(*newest));
   }
   return {{"apps", apps}, {"count", apps.size()}};
 }

@@ -62,104 +62,6 @@ void expect_code(const testing::HttpResult& r, int status, const std::string& co
   BOOST_TEST(body["code"] == code, r.body);
 }
 
-// Follows the routing file as Traefik does: re-reads it on change and applies the new upstream
-// only 2 s later (the file provider's throttle), while a client requests the app continuously.
-class GatewaySimulator {
- public:
-  GatewaySimulator(traefik::RouteDir& routes, std::string app) : routes_(routes), app_(std::move(app)) {
-    applied_ = testing::routed_upstream(routes_, app_);
-    watcher_ = std::thread([this] { watch(); });
-    client_ = std::thread([this] { request(); });
-  }
-  ~GatewaySimulator() { stop(); }
-  void stop() {
-    done_ = true;
-    if (watcher_.joinable()) watcher_.join();
-    if (client_.joinable()) client_.join();
-  }
-  int ok() const { return ok_; }
-  double slowest() const { return slowest_; }
-  int failed() const { return failed_; }
-  std::string last_body() {
-    std::lock_guard<std::mutex> lock(m_);
-    return last_body_;
-  }
-  std::vector<std::string> failures() {
-    std::lock_guard<std::mutex> lock(m_);
-    return failures_;
-  }
-
- private:
-  void watch() {
-    std::string seen = applied_;
-    std::vector<std::pair<std::chrono::steady_clock::time_point, std::string>> pending;
-    while (!done_) {
-      std::string now_in_file;
-      try {
-        now_in_file = testing::routed_upstream(routes_, app_);
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lock(m_);
-        failures_.push_back(std::string("unparsable routing file: ") + e.what());
-        ++failed_;
-      }
-      if (now_in_file != seen) {
-        BOOST_TEST_MESSAGE("gateway saw " << now_in_file << " at " << testing::seconds_since(started_) << " s");
-        seen = now_in_file;
-        pending.emplace_back(std::chrono::steady_clock::now() + std::chrono::seconds(2), now_in_file);
-      }
-      for (auto it = pending.begin(); it != pending.end();) {
-        if (it->first <= std::chrono::steady_clock::now()) {
-          std::lock_guard<std::mutex> lock(m_);
-          applied_ = it->second;
-          it = pending.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-  void request() {
-    while (!done_) {
-      std::string target;
-      {
-        std::lock_guard<std::mutex> lock(m_);
-        target = applied_;
-      }
-      auto t0 = std::chrono::steady_clock::now();
-      auto r = testing::http("GET", target + "/", "", {}, std::chrono::milliseconds(5000));
-      double took = testing::seconds_since(t0);
-      std::lock_guard<std::mutex> lock(m_);
-      if (took > slowest_) slowest_ = took;
-      if (took > 0.5)
-        BOOST_TEST_MESSAGE("slow request to " << target << ": " << took << " s, started at " << testing::seconds_since(started_) - took);
-      if (r.status == 200) {
-        ++ok_;
-        last_body_ = r.body;
-      } else {
-        ++failed_;
-        failures_.push_back(target + ": " + std::to_string(r.status) + " " + r.error + " at " +
-                            std::to_string(testing::seconds_since(started_)) + " s");
-      }
-      // A steady stream, as users make it (a fresh connection each time, ~150 a second), not a
-      // flood that exhausts the client's ephemeral ports.
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-
-  traefik::RouteDir& routes_;
-  std::string app_;
-  std::mutex m_;
-  std::string applied_;
-  std::string last_body_;
-  double slowest_ = 0;
-  std::vector<std::string> failures_;
-  std::atomic<int> ok_{0}, failed_{0};
-  std::atomic<bool> done_{false};
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::thread watcher_, client_;
-};
-
 }  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(deploy, DeployFixture)
@@ -204,7 +106,7 @@ BOOST_AUTO_TEST_CASE(a_runner_style_deploy_answers_through_the_url_in_its_routin
 BOOST_AUTO_TEST_CASE(redeploys_under_continuous_traffic_fail_no_request_and_end_on_the_new_version) {
   std::string app = new_app();
   BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
-  GatewaySimulator gateway(*agent.routes, app);
+  testing::GatewaySimulator gateway(*agent.routes, app);
   std::vector<std::string> images = {testing::kHttpd2Image, testing::kHttpdImage, testing::kHttpd2Image};
   for (const auto& image : images) {
     auto r = deploy("7", app, image);

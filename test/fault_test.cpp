@@ -25,19 +25,6 @@ std::string body_for(const std::string& app, const std::string& image) {
   return R"({"userId":"7","appId":")" + app + R"(","image":")" + image + R"(","containerPort":8080})";
 }
 
-struct Tmpfs {
-  Tmpfs(const std::string& dir, const std::string& options) : dir(dir) {
-    mounted = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) == 0;
-    if (!mounted) std::cout << "cannot mount a tmpfs here: " << std::strerror(errno) << "\n";
-  }
-  ~Tmpfs() {
-    if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
-  }
-  void remount(const std::string& options) { BOOST_REQUIRE(::mount("tmpfs", dir.c_str(), "tmpfs", MS_REMOUNT, options.c_str()) == 0); }
-  std::string dir;
-  bool mounted;
-};
-
 size_t containers_of(podman::Client& podman, const std::string& app) {
   return pc::list(podman, {agent::labels::app_filter(app)}).size();
 }
@@ -101,7 +88,7 @@ BOOST_AUTO_TEST_CASE(podman_killed_during_a_deploy_gives_an_error_and_a_reconcil
 
 BOOST_AUTO_TEST_CASE(a_read_only_routing_directory_fails_the_deploy_clearly_and_removes_the_new_container) {
   testing::TempDir routing, logs;
-  Tmpfs ro(routing.path(), "ro,size=1m");
+  testing::TmpfsMount ro(routing.path(), "ro,size=1m");
   if (!ro.mounted) {
     std::cout << "SKIPPED: mounting a read-only tmpfs needs CAP_SYS_ADMIN\n";
     return;
@@ -117,7 +104,7 @@ BOOST_AUTO_TEST_CASE(a_read_only_routing_directory_fails_the_deploy_clearly_and_
 
 BOOST_AUTO_TEST_CASE(a_full_routing_directory_leaves_no_partial_file_and_the_old_route_serving) {
   testing::TempDir routing, logs;
-  Tmpfs tiny(routing.path(), "size=12k");
+  testing::TmpfsMount tiny(routing.path(), "size=12k");
   if (!tiny.mounted) {
     std::cout << "SKIPPED: mounting a tmpfs needs CAP_SYS_ADMIN\n";
     return;

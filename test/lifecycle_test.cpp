@@ -364,16 +364,7 @@ void crash_during_redeploy_then_restart(const std::string& fault) {
   testing::TempDir routing, logs;
   std::string app = testing::unique_id("k");
   int port = testing::free_port();
-  std::map<std::string, std::string> env = {{"RUNTIME_AGENT_TOKEN", "crash-token"},
-                                            {"RUNTIME_AGENT_HOST", "127.0.0.1"},
-                                            {"RUNTIME_AGENT_PORT", std::to_string(port)},
-                                            {"RUNTIME_PODMAN_SOCKET", testing::podman_socket()},
-                                            {"RUNTIME_DOCKER_NETWORK", "funai-test-net"},
-                                            {"RUNTIME_TRAEFIK_DYNAMIC_DIR", routing.path()},
-                                            {"RUNTIME_PULL_POLICY", "missing"},
-                                            {"RUNTIME_APP_STOP_TIMEOUT_SECONDS", "2"},
-                                            {"FUNAI_LOG_DIR", logs.path()},
-                                            {"PATH", std::getenv("PATH")}};
+  auto env = testing::agent_env(port, "crash-token", routing.path(), logs.path());
   std::map<std::string, std::string> headers = {{"X-Runtime-Token", "crash-token"}, {"Content-Type", "application/json"}};
   auto body = [&](const std::string& image) {
     return R"({"userId":"7","appId":")" + app + R"(","image":")" + image + R"(","containerPort":8080})";

@@ -15,16 +15,7 @@ using testing::seconds_since;
 BOOST_AUTO_TEST_CASE(two_hundred_status_callers_and_twenty_concurrent_deploys_with_no_error_and_no_leak) {
   testing::TempDir routing, logs;
   int port = testing::free_port();
-  std::map<std::string, std::string> env = {{"RUNTIME_AGENT_TOKEN", "load-token"},
-                                            {"RUNTIME_AGENT_HOST", "127.0.0.1"},
-                                            {"RUNTIME_AGENT_PORT", std::to_string(port)},
-                                            {"RUNTIME_PODMAN_SOCKET", testing::podman_socket()},
-                                            {"RUNTIME_DOCKER_NETWORK", "funai-test-net"},
-                                            {"RUNTIME_TRAEFIK_DYNAMIC_DIR", routing.path()},
-                                            {"RUNTIME_PULL_POLICY", "missing"},
-                                            {"RUNTIME_APP_STOP_TIMEOUT_SECONDS", "2"},
-                                            {"FUNAI_LOG_DIR", logs.path()},
-                                            {"PATH", std::getenv("PATH")}};
+  auto env = testing::agent_env(port, "load-token", routing.path(), logs.path());
   testing::AgentProcess agent(env, port);
   std::map<std::string, std::string> headers = {{"X-Runtime-Token", "load-token"}, {"Content-Type", "application/json"}};
   std::string app = testing::unique_id("load");
@@ -90,8 +81,15 @@ BOOST_AUTO_TEST_CASE(two_hundred_status_callers_and_twenty_concurrent_deploys_wi
   std::this_thread::sleep_for(std::chrono::seconds(2));
   long after = testing::rss_kb(agent.pid());
   BOOST_TEST_MESSAGE("agent RSS before " << before << " KiB, after " << after << " KiB");
+#ifdef __SANITIZE_ADDRESS__
+  BOOST_TEST_MESSAGE("memory check skipped: AddressSanitizer's quarantine keeps freed memory by design; "
+                     "leaks are checked by LeakSanitizer when the agent exits below");
+#else
   BOOST_TEST(after <= before * 12 / 10, "RSS grew from " << before << " to " << after << " KiB");
+#endif
   BOOST_TEST(testing::http("GET", agent.url("/internal/health")).status == 200);
+  // SIGTERM: a graceful stop with exit code 0 (under the sanitizers, also no leak reported).
+  BOOST_TEST(agent.terminate() == 0);
   podman::Client podman(testing::podman_socket());
   testing::remove_app_containers(podman, app);
   for (const auto& id : apps) testing::remove_app_containers(podman, id);

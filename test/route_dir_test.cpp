@@ -45,19 +45,6 @@ struct stat stat_of(const std::string& path) {
   return st;
 }
 
-// A tmpfs mounted over a fresh folder; empty path when this machine does not allow mounts.
-struct TmpfsMount {
-  TmpfsMount(const std::string& dir, const std::string& options) : dir_(dir) {
-    mounted_ = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) == 0;
-    if (!mounted_) std::cout << "cannot mount a tmpfs here (" << std::strerror(errno) << ")\n";
-  }
-  ~TmpfsMount() {
-    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  std::string dir_;
-  bool mounted_;
-};
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(write_creates_the_app_file_and_read_gives_the_route_back) {
@@ -161,8 +148,8 @@ BOOST_AUTO_TEST_CASE(a_missing_directory_gives_a_clear_error) {
 
 BOOST_AUTO_TEST_CASE(a_read_only_directory_gives_a_clear_error_and_leaves_no_temporary) {
   testing::TempDir dir;
-  TmpfsMount ro(dir.path(), "ro,size=1m");
-  if (!ro.mounted_) {
+  testing::TmpfsMount ro(dir.path(), "ro,size=1m");
+  if (!ro.mounted) {
     std::cout << "SKIPPED a_read_only_directory...: mounting a read-only tmpfs needs CAP_SYS_ADMIN\n";
     return;
   }
@@ -174,8 +161,8 @@ BOOST_AUTO_TEST_CASE(a_read_only_directory_gives_a_clear_error_and_leaves_no_tem
 
 BOOST_AUTO_TEST_CASE(a_full_directory_leaves_no_partial_file_and_the_old_route_intact) {
   testing::TempDir dir;
-  TmpfsMount tiny(dir.path(), "size=8k,nr_inodes=64");
-  if (!tiny.mounted_) {
+  testing::TmpfsMount tiny(dir.path(), "size=8k,nr_inodes=64");
+  if (!tiny.mounted) {
     std::cout << "SKIPPED a_full_directory...: mounting a tmpfs needs CAP_SYS_ADMIN\n";
     return;
   }

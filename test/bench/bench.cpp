@@ -91,14 +91,6 @@ bool accepts(const std::string& ip, int port) {
   }
 }
 
-long rss_kb(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
-
 long smaps_kb(int pid, const std::string& key) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/smaps_rollup");
   std::string line;
@@ -132,62 +124,6 @@ double baseline_run(const std::string& name, podman::Client& podman) {
   }
   return ms_since(t0);
 }
-
-// A gateway that follows a routing file with Traefik's 2 s throttle, and a client behind it.
-struct Traffic {
-  Traffic(const std::string& app) : routes(opt.routing_dir), app(app) {
-    applied = testing::routed_upstream(routes, app);
-    watcher = std::thread([this] {
-      std::string seen = applied;
-      std::vector<std::pair<Clock::time_point, std::string>> pending;
-      while (!done) {
-        std::string now;
-        try {
-          now = testing::routed_upstream(routes, this->app);
-        } catch (...) {
-          ++failed;
-        }
-        if (now != seen) {
-          seen = now;
-          pending.emplace_back(Clock::now() + std::chrono::seconds(2), now);
-        }
-        for (auto it = pending.begin(); it != pending.end();)
-          if (it->first <= Clock::now()) {
-            std::lock_guard<std::mutex> l(m);
-            applied = it->second;
-            it = pending.erase(it);
-          } else {
-            ++it;
-          }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    });
-    client = std::thread([this] {
-      while (!done) {
-        std::string target;
-        {
-          std::lock_guard<std::mutex> l(m);
-          target = applied;
-        }
-        auto r = testing::http("GET", target + "/", "", {}, std::chrono::milliseconds(5000));
-        (r.status == 200 ? ok : failed)++;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    });
-  }
-  void stop() {
-    done = true;
-    watcher.join();
-    client.join();
-  }
-  traefik::RouteDir routes;
-  std::string app;
-  std::mutex m;
-  std::string applied;
-  std::atomic<bool> done{false};
-  std::atomic<int> ok{0}, failed{0};
-  std::thread watcher, client;
-};
 
 // Keep-alive HTTP GETs from `threads` threads for `seconds`: latencies (ms) and request count.
 struct Load {
@@ -307,7 +243,7 @@ int main(int argc, char** argv) {
   const int n = opt.n;
   std::cerr << "bench: N=" << n << ", load " << opt.load_seconds << " s at 16 connections, " << opt.many_apps << " apps\n";
 
-  long rss_idle = rss_kb(opt.agent_pid);
+  long rss_idle = testing::rss_kb(opt.agent_pid);
   long pss_idle = smaps_kb(opt.agent_pid, "Pss");
   long anon_idle = smaps_kb(opt.agent_pid, "Anonymous");
 
@@ -353,7 +289,8 @@ int main(int argc, char** argv) {
   traefik::RouteDir naive_routes(opt.routing_dir);
   for (int i = 0; i < n; ++i) {
     {
-      Traffic traffic("rd");
+      traefik::RouteDir routes(opt.routing_dir);
+      testing::GatewaySimulator traffic(routes, "rd");
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       auto t0 = Clock::now();
       auto r = agent_call("POST", "/agent/apps/deploy", deploy_body("rd", i % 2 ? testing::kHttpdImage : testing::kHttpd2Image));
@@ -361,14 +298,14 @@ int main(int argc, char** argv) {
       if (r.status != 200) std::cerr << "redeploy failed: " << r.body << "\n";
       std::this_thread::sleep_for(std::chrono::milliseconds(3500));  // switch applied, old one retired
       traffic.stop();
-      agent_failed += traffic.failed;
-      agent_ok += traffic.ok;
+      agent_failed += traffic.failed();
+      agent_ok += traffic.ok();
     }
     {
       // The naive path, with a route file of its own that the same gateway follows.
       auto ip = pc::inspect(podman, "bench-naive").ip_on(opt.network);
       naive_routes.write({"naive", "/apps/naive", {"http://" + ip + ":8080"}, {}, std::nullopt});
-      Traffic traffic("naive");
+      testing::GatewaySimulator traffic(naive_routes, "naive");
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       auto t0 = Clock::now();
       sh(cli() + "rm -f bench-naive");
@@ -378,8 +315,8 @@ int main(int argc, char** argv) {
       naive_routes.write({"naive", "/apps/naive", {"http://" + ip + ":8080"}, {}, std::nullopt});
       std::this_thread::sleep_for(std::chrono::milliseconds(3500));
       traffic.stop();
-      naive_failed += traffic.failed;
-      naive_ok += traffic.ok;
+      naive_failed += traffic.failed();
+      naive_ok += traffic.ok();
     }
   }
   naive_routes.remove("naive");
@@ -418,13 +355,13 @@ int main(int argc, char** argv) {
     if (r.status != 200) std::cerr << "deploy m" << i << " failed: " << r.body << "\n";
     if (i + 1 == 30) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
-      rss_30 = rss_kb(opt.agent_pid);
+      rss_30 = testing::rss_kb(opt.agent_pid);
     }
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  long rss_100 = rss_kb(opt.agent_pid);
+  long rss_100 = testing::rss_kb(opt.agent_pid);
   agent_call("GET", "/agent/apps");
-  long rss_after_list = rss_kb(opt.agent_pid);
+  long rss_after_list = testing::rss_kb(opt.agent_pid);
 
   agent::Settings settings;
   settings.podman_socket = opt.socket;

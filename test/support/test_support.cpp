@@ -8,6 +8,9 @@
 #include <Poco/URI.h>
 #include <boost/test/unit_test.hpp>
 #include <fcntl.h>
+#include <sys/mount.h>
+#include <cerrno>
+#include <cstring>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -211,6 +214,12 @@ int AgentProcess::wait() {
 
 int AgentProcess::pid() const { return pid_; }
 
+int AgentProcess::terminate() {
+  ::kill(pid_, SIGTERM);
+  int status = wait();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 int free_port() {
   Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
   return s.address().port();
@@ -222,6 +231,109 @@ long rss_kb(int pid) {
   while (std::getline(f, line))
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   return -1;
+}
+
+GatewaySimulator::GatewaySimulator(traefik::RouteDir& routes, std::string app) : routes_(routes), app_(std::move(app)) {
+  applied_ = routed_upstream(routes_, app_);
+  watcher_ = std::thread([this] { watch(); });
+  client_ = std::thread([this] { request(); });
+}
+
+GatewaySimulator::~GatewaySimulator() { stop(); }
+
+void GatewaySimulator::stop() {
+  done_ = true;
+  if (watcher_.joinable()) watcher_.join();
+  if (client_.joinable()) client_.join();
+}
+
+std::string GatewaySimulator::last_body() {
+  std::lock_guard<std::mutex> lock(m_);
+  return last_body_;
+}
+
+std::vector<std::string> GatewaySimulator::failures() {
+  std::lock_guard<std::mutex> lock(m_);
+  return failures_;
+}
+
+void GatewaySimulator::watch() {
+  std::string seen = applied_;
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::string>> pending;
+  while (!done_) {
+    std::string now_in_file;
+    try {
+      now_in_file = routed_upstream(routes_, app_);
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(m_);
+      failures_.push_back(std::string("unparsable routing file: ") + e.what());
+      ++failed_;
+    }
+    if (now_in_file != seen) {
+      seen = now_in_file;
+      pending.emplace_back(std::chrono::steady_clock::now() + std::chrono::seconds(2), now_in_file);
+    }
+    for (auto it = pending.begin(); it != pending.end();) {
+      if (it->first <= std::chrono::steady_clock::now()) {
+        std::lock_guard<std::mutex> lock(m_);
+        applied_ = it->second;
+        it = pending.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void GatewaySimulator::request() {
+  while (!done_) {
+    std::string target;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      target = applied_;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = http("GET", target + "/", "", {}, std::chrono::milliseconds(5000));
+    double took = seconds_since(t0);
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      slowest_ = std::max(slowest_, took);
+      if (r.status == 200) {
+        ++ok_;
+        last_body_ = r.body;
+      } else {
+        ++failed_;
+        failures_.push_back(target + ": " + std::to_string(r.status) + " " + r.error + " at " +
+                            std::to_string(seconds_since(started_)) + " s");
+      }
+    }
+    // A steady stream, as users make it, not a flood that exhausts the client's ephemeral ports.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+TmpfsMount::TmpfsMount(const std::string& d, const std::string& options) : dir(d) {
+  mounted = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) == 0;
+  if (!mounted) BOOST_TEST_MESSAGE("cannot mount a tmpfs on " << dir << ": " << std::strerror(errno));
+}
+
+TmpfsMount::~TmpfsMount() {
+  if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
+}
+
+std::map<std::string, std::string> agent_env(int port, const std::string& token, const std::string& routing_dir,
+                                             const std::string& log_dir) {
+  return {{"RUNTIME_AGENT_TOKEN", token},
+          {"RUNTIME_AGENT_HOST", "127.0.0.1"},
+          {"RUNTIME_AGENT_PORT", std::to_string(port)},
+          {"RUNTIME_PODMAN_SOCKET", podman_socket()},
+          {"RUNTIME_DOCKER_NETWORK", "funai-test-net"},
+          {"RUNTIME_TRAEFIK_DYNAMIC_DIR", routing_dir},
+          {"RUNTIME_PULL_POLICY", "missing"},
+          {"RUNTIME_APP_STOP_TIMEOUT_SECONDS", "2"},
+          {"FUNAI_LOG_DIR", log_dir},
+          {"PATH", std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin"}};
 }
 
 void remove_app_containers(podman::Client& podman, const std::string& app_id) {

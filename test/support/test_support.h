@@ -8,6 +8,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "deploy_service.h"
 #include "http_server.h"
@@ -104,6 +108,8 @@ class AgentProcess {
   std::string url(const std::string& path) const;
   bool running() const;
   int wait();
+  // SIGTERM, then waits: the exit code (-1 when it did not exit normally).
+  int terminate();
   int pid() const;
 
  private:
@@ -117,6 +123,49 @@ int free_port();
 
 // The resident set size of a process, in KiB.
 long rss_kb(int pid);
+
+// Follows an app's routing file as Traefik does (re-reads it on change, applies a change only 2 s
+// later: the file provider's throttle) while a client requests the app through it continuously,
+// about 150 times a second on fresh connections, and counts what fails.
+class GatewaySimulator {
+ public:
+  GatewaySimulator(traefik::RouteDir& routes, std::string app);
+  ~GatewaySimulator();
+  void stop();
+  int ok() const { return ok_; }
+  int failed() const { return failed_; }
+  double slowest() const { return slowest_; }
+  std::string last_body();
+  std::vector<std::string> failures();
+
+ private:
+  void watch();
+  void request();
+
+  traefik::RouteDir& routes_;
+  std::string app_;
+  std::mutex m_;
+  std::string applied_;
+  std::string last_body_;
+  double slowest_ = 0;
+  std::vector<std::string> failures_;
+  std::atomic<int> ok_{0}, failed_{0};
+  std::atomic<bool> done_{false};
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::thread watcher_, client_;
+};
+
+// A tmpfs mounted over a folder for the life of the object (needs CAP_SYS_ADMIN; `mounted` says).
+struct TmpfsMount {
+  TmpfsMount(const std::string& dir, const std::string& options);
+  ~TmpfsMount();
+  std::string dir;
+  bool mounted;
+};
+
+// The environment of an agent process on the fixture's Podman.
+std::map<std::string, std::string> agent_env(int port, const std::string& token, const std::string& routing_dir,
+                                             const std::string& log_dir);
 
 // Removes every container and route of an app directly through Podman (test cleanup).
 void remove_app_containers(podman::Client& podman, const std::string& app_id);
