@@ -319,6 +319,37 @@ BOOST_FIXTURE_TEST_CASE(a_restarted_container_with_a_new_ip_is_rerouted_within_2
   reconciler.stop();
 }
 
+BOOST_AUTO_TEST_CASE(the_events_stream_reconnects_after_podman_restarts) {
+  testing::TempDir run, routing, logs;
+  auto service = std::make_unique<testing::PodmanService>(run.path() + "/podman.sock");
+  service->start();
+  auto settings = testing::test_settings(routing.path(), logs.path());
+  settings.podman_socket = service->endpoint();
+  testing::AgentUnderTest agent(settings);
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  reconciler.start();
+  std::string app = testing::unique_id("ev");
+  auto r = agent.call("POST", "/agent/apps/deploy",
+                      R"({"userId":"7","appId":")" + app + R"(","image":")" + testing::kHttpdImage + R"(","containerPort":8080})");
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+
+  service->kill();  // the stream breaks; the reconciler retries with backoff
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  service = std::make_unique<testing::PodmanService>(run.path() + "/podman.sock");
+  service->start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // reconnected by now
+
+  BOOST_REQUIRE(agent.podman.send({"restart", "POST", "/containers/rt-u-7-" + app + "/restart?t=1"}).status == 204);
+  auto t0 = std::chrono::steady_clock::now();
+  std::string expected = "http://" + pc::inspect(agent.podman, "rt-u-7-" + app).ip_on(agent.settings.network) + ":8080";
+  while (testing::routed_upstream(*agent.routes, app) != expected && seconds_since(t0) < 3)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST(testing::routed_upstream(*agent.routes, app) == expected);
+  BOOST_TEST(seconds_since(t0) < 2.0);
+  reconciler.stop();
+  testing::remove_app_containers(agent.podman, app);
+}
+
 // ---------------------------------------------------------------------------------- Podman down
 
 BOOST_AUTO_TEST_CASE(podman_down_at_start_gives_503_and_everything_works_once_it_is_back) {
