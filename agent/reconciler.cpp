@@ -81,7 +81,7 @@ ReconcileSummary Reconciler::run_once() {
         } catch (const podman::NotFound&) {
         }
       }
-      reconcile_containers(app_id, std::move(containers), summary);
+      reconcile_containers(app_id, std::move(containers), summary, true);
     } catch (...) {
       service_.release(app_id);
       throw;
@@ -115,7 +115,7 @@ ReconcileSummary Reconciler::reconcile_app(const std::string& app_id) {
     if (containers.empty()) {
       if (routes_ && routes_->remove(app_id)) ++summary.routes_removed;
     } else {
-      reconcile_containers(app_id, std::move(containers), summary);
+      reconcile_containers(app_id, std::move(containers), summary, false);
     }
   } catch (...) {
     service_.release(app_id);
@@ -128,7 +128,7 @@ ReconcileSummary Reconciler::reconcile_app(const std::string& app_id) {
 }
 
 void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc::Container> containers,
-                                      ReconcileSummary& summary) {
+                                      ReconcileSummary& summary, bool start_stopped) {
   // Containers in their grace period belong to the retirer.
   containers.erase(std::remove_if(containers.begin(), containers.end(), [&](const pc::Container& c) { return service_.retiring(c); }),
                    containers.end());
@@ -166,6 +166,7 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
   }
 
   pc::Container kept = *keep;
+  if (!kept.state.running && !start_stopped) return;  // Podman may be restarting it: its start event brings us back
   if (!kept.state.running) {
     service_.ensure_network();
     pc::start(podman_, kept.id);

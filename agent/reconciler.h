@@ -48,8 +48,11 @@ class Reconciler {
   ReconcileSummary reconcile_app(const std::string& app_id);
 
  private:
+  // start_stopped: start a kept container that is not running (full passes: after a host reboot).
+  // Event-driven passes leave that to Podman's restart policy and to the next full pass, so they
+  // never race a `podman restart` or a policy restart.
   void reconcile_containers(const std::string& app_id, std::vector<podman::containers::Container> containers,
-                            ReconcileSummary& summary);
+                            ReconcileSummary& summary, bool start_stopped);
   void periodic_loop();
   void events_loop();
 

@@ -308,7 +308,7 @@ BOOST_FIXTURE_TEST_CASE(a_restarted_container_with_a_new_ip_is_rerouted_within_2
   deploy(app);
   std::string before = upstream(app);
   auto r = agent.podman.send({"restart", "POST", "/containers/rt-u-7-" + app + "/restart?t=1"});
-  BOOST_REQUIRE(r.status == 204);
+  BOOST_REQUIRE_MESSAGE(r.status == 204, r.status << " " << r.body);
   auto t0 = std::chrono::steady_clock::now();
   std::string now_ip = ip_of(app);
   BOOST_TEST_MESSAGE("IP " << before << " -> " << now_ip);
