@@ -1,4 +1,5 @@
 #define BOOST_TEST_MODULE http_server
+#include <Poco/File.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
@@ -257,3 +258,23 @@ BOOST_AUTO_TEST_CASE(stop_lets_a_request_in_flight_finish) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(the_log_file_is_rotated_by_size_and_archives_are_compressed) {
+  testing::TempDir logs;
+  Settings settings;
+  settings.log_dir = logs.path();
+  settings.log_max_file_size_bytes = 2048;
+  configure_logging(settings, false);
+  auto& log = Poco::Logger::get("rotation-test");
+  for (int i = 0; i < 200; ++i) log.information("line " + std::to_string(i) + std::string(60, 'x'));
+  bool compressed = false;
+  auto t0 = std::chrono::steady_clock::now();
+  while (!compressed && testing::seconds_since(t0) < 5) {
+    std::vector<std::string> names;
+    Poco::File(logs.path()).list(names);
+    for (const auto& n : names) compressed |= n.rfind("app.log.", 0) == 0 && n.size() > 3 && n.substr(n.size() - 3) == ".gz";
+    if (!compressed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  BOOST_TEST(compressed, "no app.log.<timestamp>.gz archive in " << logs.path());
+  BOOST_TEST(Poco::File(logs.path() + "/app.log").getSize() <= 2048u + 200u);
+}
