@@ -86,4 +86,6 @@ bench: deps build
 	BUILD=$(abspath $(BUILD)) test/bench/run_bench.sh
 
 clean:
+	@# containers/storage keeps its overlay directory mounted after the dev Podman service exits
+	@grep -o " $(CURDIR)/run/[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	rm -rf $(BUILD) build-asan build-fuzz run
