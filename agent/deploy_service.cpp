@@ -491,7 +491,8 @@ void DeployService::check_owner(const std::vector<pc::Container>& existing, cons
   }
 }
 
-std::string DeployService::stop_containers(const AppRef& app, std::vector<std::string>* images) {
+size_t DeployService::stop_containers(const AppRef& app, std::vector<std::string>* images) {
+  invalidate(app.app_id);
   auto existing = containers_of(app.app_id);
   check_owner(existing, app);
   if (routes_) {
@@ -508,15 +509,14 @@ std::string DeployService::stop_containers(const AppRef& app, std::vector<std::s
       if (!image.empty() && std::find(images->begin(), images->end(), image) == images->end()) images->push_back(image);
     }
   }
-  return std::to_string(existing.size());
+  invalidate(app.app_id);
+  return existing.size();
 }
 
 nlohmann::json DeployService::stop(const AppRef& app) {
   InflightGuard guard(*this, app.app_id, false, false);
-  invalidate(app.app_id);
   std::vector<std::string> images;
-  std::string count = stop_containers(app, &images);
-  invalidate(app.app_id);
+  size_t count = stop_containers(app, &images);
   if (settings_.cleanup_images_on_stop)
     for (const auto& image : images) {
       try {
@@ -525,17 +525,16 @@ nlohmann::json DeployService::stop(const AppRef& app) {
         logger().information("kept image " + image + ": " + e.message());
       }
     }
-  logger().information("stopped app " + app.app_id + " (user " + app.user_id + "): " + count + " container(s) removed");
+  logger().information("stopped app " + app.app_id + " (user " + app.user_id + "): " + std::to_string(count) +
+                       " container(s) removed");
   if (on_change_) on_change_();
   return {{"appId", app.app_id}, {"status", "STOPPED"}};
 }
 
 nlohmann::json DeployService::remove(const AppRef& app) {
   InflightGuard guard(*this, app.app_id, false, false);
-  invalidate(app.app_id);
   std::vector<std::string> images;
-  std::string count = stop_containers(app, &images);
-  invalidate(app.app_id);
+  size_t count = stop_containers(app, &images);
   nlohmann::json removed = nlohmann::json::array();
   nlohmann::json kept = nlohmann::json::array();
   for (const auto& image : images) {
@@ -548,7 +547,7 @@ nlohmann::json DeployService::remove(const AppRef& app) {
       kept.push_back(image);  // another container uses it
     }
   }
-  logger().information("deleted app " + app.app_id + " (user " + app.user_id + "): " + count + " container(s), " +
+  logger().information("deleted app " + app.app_id + " (user " + app.user_id + "): " + std::to_string(count) + " container(s), " +
                        std::to_string(removed.size()) + " image(s) removed, " + std::to_string(kept.size()) + " kept");
   if (on_change_) on_change_();
   return {{"appId", app.app_id}, {"status", "DELETED"}, {"images", {{"removed", removed}, {"kept", kept}}}};

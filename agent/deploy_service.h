@@ -88,7 +88,8 @@ class DeployService {
   void check_owner(const std::vector<podman::containers::Container>& existing, const AppRef& app) const;
   nlohmann::json describe(const podman::containers::Container& c) const;
   std::string registry_auth_for(const std::string& image) const;
-  std::string stop_containers(const AppRef& app, std::vector<std::string>* images);
+  // Route removed first, then every container of the app; collects their images. Returns how many.
+  size_t stop_containers(const AppRef& app, std::vector<std::string>* images);
 
   const Settings& settings_;
   podman::Client& podman_;

@@ -134,6 +134,20 @@ struct Load {
   double rate() const { return static_cast<double>(requests) / seconds; }
 };
 
+// Lets the workers run for `seconds`, stops them and gathers their figures.
+Load finish_load(int seconds, std::atomic<bool>& stop, std::vector<std::thread>& pool, std::vector<Stats>& per,
+                 const std::atomic<long>& errors, Clock::time_point t0) {
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  stop = true;
+  for (auto& th : pool) th.join();
+  Load load;
+  load.seconds = ms_since(t0) / 1000.0;
+  for (auto& s : per) load.latency.values.insert(load.latency.values.end(), s.values.begin(), s.values.end());
+  load.requests = static_cast<long>(load.latency.values.size());
+  load.errors = errors;
+  return load;
+}
+
 Load http_load(const std::string& path, int threads, int seconds, bool with_token) {
   Poco::URI uri(opt.agent);
   std::vector<Stats> per(static_cast<size_t>(threads));
@@ -165,15 +179,7 @@ Load http_load(const std::string& path, int threads, int seconds, bool with_toke
         per[static_cast<size_t>(t)].values.push_back(ms_since(r0));
       }
     });
-  std::this_thread::sleep_for(std::chrono::seconds(seconds));
-  stop = true;
-  for (auto& th : pool) th.join();
-  Load load;
-  load.seconds = ms_since(t0) / 1000.0;
-  for (auto& s : per) load.latency.values.insert(load.latency.values.end(), s.values.begin(), s.values.end());
-  load.requests = static_cast<long>(load.latency.values.size());
-  load.errors = errors;
-  return load;
+  return finish_load(seconds, stop, pool, per, errors, t0);
 }
 
 size_t discard(char*, size_t s, size_t n, void*) { return s * n; }
@@ -204,15 +210,7 @@ Load libpod_inspect_load(const std::string& name, int threads, int seconds) {
       }
       curl_easy_cleanup(c);
     });
-  std::this_thread::sleep_for(std::chrono::seconds(seconds));
-  stop = true;
-  for (auto& th : pool) th.join();
-  Load load;
-  load.seconds = ms_since(t0) / 1000.0;
-  for (auto& s : per) load.latency.values.insert(load.latency.values.end(), s.values.begin(), s.values.end());
-  load.requests = static_cast<long>(load.latency.values.size());
-  load.errors = errors;
-  return load;
+  return finish_load(seconds, stop, pool, per, errors, t0);
 }
 
 void print_table(std::ostream& out) {
