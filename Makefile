@@ -6,9 +6,9 @@ CMAKE_FLAGS ?=
 
 DEB_PACKAGES = build-essential cmake pkg-config curl ca-certificates libpoco-dev libyaml-cpp-dev \
                nlohmann-json3-dev libcurl4-openssl-dev libboost-test-dev prometheus-cpp-dev podman runc busybox-static \
-               catatonit rpm cpio systemd
+               catatonit rpm cpio systemd clang libclang-rt-dev
 RPM_PACKAGES = gcc-c++ make cmake curl poco-devel yaml-cpp-devel json-devel libcurl-devel boost-devel prometheus-cpp-devel \
-               podman runc busybox catatonit rpm-build cpio systemd
+               podman runc busybox catatonit rpm-build cpio systemd clang compiler-rt
 
 .PHONY: all build deps test run clean bench rpm test-asan fuzz
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
@@ -60,8 +60,10 @@ rpm: deps
 	@ls -1 $(RPM_TOP)/RPMS/*/*.rpm $(RPM_TOP)/SRPMS/*.rpm
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer (the agent binary too).
+# Built with clang when there is one: it compiles the instrumented code in half gcc's time.
+SANITIZE_CXX := $(shell command -v clang++ >/dev/null 2>&1 && echo "CC=clang CXX=clang++")
 test-asan: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Sanitize -DFUNAI_SANITIZE=ON
+	$(SANITIZE_CXX) cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Sanitize -DFUNAI_SANITIZE=ON
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && $(SANITIZER_ENV) ctest --output-on-failure --timeout 900 -E rpm_package
 

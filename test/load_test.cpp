@@ -81,7 +81,7 @@ BOOST_AUTO_TEST_CASE(two_hundred_status_callers_and_twenty_concurrent_deploys_wi
   std::this_thread::sleep_for(std::chrono::seconds(2));
   long after = testing::rss_kb(agent.pid());
   BOOST_TEST_MESSAGE("agent RSS before " << before << " KiB, after " << after << " KiB");
-#ifdef __SANITIZE_ADDRESS__
+#ifdef FUNAI_SANITIZED
   BOOST_TEST_MESSAGE("memory check skipped: AddressSanitizer's quarantine keeps freed memory by design; "
                      "leaks are checked by LeakSanitizer when the agent exits below");
 #else
