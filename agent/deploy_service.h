@@ -14,7 +14,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <map>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>

@@ -179,9 +179,9 @@ class ApiConnection : public Poco::Net::TCPServerConnection {
   const std::atomic<bool>& stopping_;
 };
 
-class GuardedConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
+class ApiConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
  public:
-  GuardedConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
+  ApiConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
                            std::shared_ptr<ConnectionWatchdog> watchdog, const std::atomic<bool>& stopping)
       : params_(params), factory_(factory), watchdog_(std::move(watchdog)), stopping_(stopping) {}
 
@@ -215,7 +215,7 @@ HttpServer::HttpServer(const HttpServerOptions& options, Poco::Net::HTTPRequestH
 
   pool_ = std::make_unique<Poco::ThreadPool>(2, options.threads, 60, 512 * 1024);
   watchdog_ = std::make_shared<ConnectionWatchdog>(options.head_deadline);
-  server_ = std::make_unique<Poco::Net::TCPServer>(new GuardedConnectionFactory(params, factory, watchdog_, stopping_), *pool_, socket,
+  server_ = std::make_unique<Poco::Net::TCPServer>(new ApiConnectionFactory(params, factory, watchdog_, stopping_), *pool_, socket,
                                                    params);
 }
 
