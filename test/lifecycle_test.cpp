@@ -93,7 +93,6 @@ class SilentServer {
 };
 
 agent::Settings heartbeat_settings(const std::string& target) {
-  testing::TempDir unused;
   auto s = testing::test_settings("/tmp", "/tmp");
   s.deploy_base_url = target;
   s.deploy_node_token = "node-token-1";
