@@ -23,6 +23,7 @@
 #include "node_health.h"
 #include "podman/client.h"
 #include "reconciler.h"
+#include "startup_pages.h"
 #include "settings.h"
 #include "traefik/route_dir.h"
 
@@ -130,6 +131,18 @@ class AgentApplication : public Poco::Util::ServerApplication {
     }
     log.information("listening on " + settings.host + ":" + std::to_string(server->port()));
     heartbeat.start();
+    reconciler.on_first_pass([&log, release = settings.release_startup_pages] {
+      if (!release) {
+        log.information("start-up pages kept: FUNAI_RELEASE_STARTUP_PAGES=false");
+        return;
+      }
+      auto r = release_startup_pages();
+      if (!r.error.empty())
+        log.warning("start-up pages kept: " + r.error);
+      else
+        log.information("start-up pages of " + std::to_string(r.mappings) + " library mappings released; resident " +
+                        std::to_string(r.rss_before_kb) + " kB -> " + std::to_string(r.rss_after_kb) + " kB");
+    });
     reconciler.start();
 
     waitForTerminationRequest();

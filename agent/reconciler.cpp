@@ -213,6 +213,11 @@ void Reconciler::periodic_loop() {
     } catch (const std::exception& e) {
       logger().error(std::string("reconcile failed: ") + e.what());
     }
+    if (full && first_pass_done_) {
+      auto done = std::move(first_pass_done_);
+      first_pass_done_ = nullptr;
+      done();
+    }
     lock.lock();
     if (full) next_full = std::chrono::steady_clock::now() + std::chrono::seconds(settings_.reconcile_seconds);
   }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -40,6 +41,9 @@ class Reconciler {
   ~Reconciler();
 
   void start();  // runs a pass now, then periodically and on events
+  // Called once, on the reconciler's thread, when the first full pass has ended (well or not):
+  // the agent's start-up work is done then. Set before start().
+  void on_first_pass(std::function<void()> callback) { first_pass_done_ = std::move(callback); }
   void stop();
 
   // One pass over every app. Throws podman::Unreachable when Podman is down.
@@ -66,6 +70,7 @@ class Reconciler {
   std::set<std::string> pending_apps_;
   bool stopping_ = false;
   std::atomic<bool> stop_events_{false};
+  std::function<void()> first_pass_done_;
   std::thread periodic_;
   std::thread events_;
 };

@@ -239,6 +239,7 @@ const std::vector<Key>& keys() {
          return "";
        }},
       {"FUNAI_LOG_MAX_HISTORY_DAYS", "30", false, int_in(&Settings::log_max_history_days, 1, 3650)},
+      {"FUNAI_RELEASE_STARTUP_PAGES", "true", false, boolean(&Settings::release_startup_pages)},
   };
   return table;
 }

@@ -70,6 +70,8 @@ struct Settings {
   std::string log_dir = "/data/funai/logs/fun-ai-studio/fun-ai-studio-runtime";
   int64_t log_max_file_size_bytes = 50 * 1024 * 1024;
   int log_max_history_days = 30;
+
+  bool release_startup_pages = true;
 };
 
 // A syntax error in an EnvironmentFile, with its line number.

@@ -439,3 +439,50 @@ BOOST_AUTO_TEST_CASE(sigkill_after_the_new_container_started_before_the_switch_l
 BOOST_AUTO_TEST_CASE(sigkill_after_the_switch_before_retiring_the_old_container_leaves_one_routed_app) {
   crash_during_redeploy_then_restart("after_switch");
 }
+
+namespace {
+
+// Waits up to 10 s for a line of the agent's console log that contains `text`; "" if none came.
+std::string wait_for_log_line(const std::string& log_dir, const std::string& text) {
+  auto t0 = std::chrono::steady_clock::now();
+  while (seconds_since(t0) < 10) {
+    std::ifstream in(log_dir + "/console.log");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.find(text) != std::string::npos) return line;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(after_its_first_pass_the_agent_hands_back_start_up_pages_and_serves_as_before) {
+  testing::TempDir routing, logs;
+  int port = testing::free_port();
+  auto env = testing::agent_env(port, "pages-token", routing.path(), logs.path());
+  std::map<std::string, std::string> headers = {{"X-Runtime-Token", "pages-token"}, {"Content-Type", "application/json"}};
+  std::string app = testing::unique_id("pg");
+  {
+    testing::AgentProcess agent(env, port);
+    auto line = wait_for_log_line(logs.path(), "start-up pages");
+    long before = 0, after = 0;
+    auto at = line.find("resident ");
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, "no release logged: '" << line << "'");
+    BOOST_REQUIRE(std::sscanf(line.c_str() + at, "resident %ld kB -> %ld kB", &before, &after) == 2);
+    BOOST_TEST(after < before);
+    // Everything the agent does afterwards reads its code back in as needed.
+    auto body = R"({"userId":"7","appId":")" + app + R"(","image":")" + testing::kHttpdImage + R"(","containerPort":8080})";
+    BOOST_TEST(testing::http("POST", agent.url("/agent/apps/deploy"), body, headers).status == 200);
+    auto status = testing::http("GET", agent.url("/agent/apps/status?appId=" + app), "", headers);
+    BOOST_REQUIRE_MESSAGE(status.status == 200, status.body);
+    BOOST_TEST(json::parse(status.body)["running"] == true, status.body);
+    BOOST_TEST(testing::http("POST", agent.url("/agent/apps/stop"), R"({"userId":"7","appId":")" + app + R"("})", headers).status == 200);
+    BOOST_TEST(agent.terminate() == 0);
+  }
+  env["FUNAI_RELEASE_STARTUP_PAGES"] = "false";
+  std::ofstream(logs.path() + "/console.log", std::ios::trunc).close();
+  testing::AgentProcess kept(env, port);
+  auto line = wait_for_log_line(logs.path(), "start-up pages");
+  BOOST_TEST(line.find("start-up pages kept: FUNAI_RELEASE_STARTUP_PAGES=false") != std::string::npos, line);
+}

@@ -16,18 +16,32 @@ trap cleanup EXIT
 
 "$root/test/podman_fixture.sh" setup "$state" "$root/etc/containers.conf" >/dev/null
 dir=$(cat "$state")
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 17005)
-mkdir -p "$work/dynamic" "$work/logs"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo "$1"; }
 token=bench-token-$$
-RUNTIME_AGENT_TOKEN=$token RUNTIME_AGENT_HOST=127.0.0.1 RUNTIME_AGENT_PORT=$port \
-RUNTIME_PODMAN_SOCKET="unix://$dir/podman.sock" RUNTIME_DOCKER_NETWORK=funai-bench-net \
-RUNTIME_TRAEFIK_DYNAMIC_DIR="$work/dynamic" FUNAI_LOG_DIR="$work/logs" RUNTIME_PULL_POLICY=missing \
-  "$build/agent/fun-ai-runtime-agent" >"$work/agent.out" 2>&1 &
-agent_pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/internal/health" >/dev/null 2>&1 && break; sleep 0.05; done
-sleep 1  # idle, as after start
+# start_agent PORT NAME [VAR=VALUE...]: the agent binary in the background; sets agent_pid.
+start_agent() {
+  local port=$1 name=$2; shift 2
+  mkdir -p "$work/$name/dynamic" "$work/$name/logs"
+  env "$@" RUNTIME_AGENT_TOKEN=$token RUNTIME_AGENT_HOST=127.0.0.1 RUNTIME_AGENT_PORT=$port \
+    RUNTIME_PODMAN_SOCKET="unix://$dir/podman.sock" RUNTIME_DOCKER_NETWORK=funai-bench-net \
+    RUNTIME_TRAEFIK_DYNAMIC_DIR="$work/$name/dynamic" FUNAI_LOG_DIR="$work/$name/logs" RUNTIME_PULL_POLICY=missing \
+    "$build/agent/fun-ai-runtime-agent" >"$work/$name/agent.out" 2>&1 &
+  agent_pid=$!
+  for _ in $(seq 1 200); do grep -q "start-up pages" "$work/$name/agent.out" && break; sleep 0.05; done
+  sleep 2  # idle, as after start: its threads have run their first rounds
+}
+rss_of() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
+
+# The baseline for memory: the same agent keeping the pages its start-up touched.
+start_agent "$(free_port 17004)" kept FUNAI_RELEASE_STARTUP_PAGES=false
+rss_kept=$(rss_of "$agent_pid")
+kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
+
+port=$(free_port 17005)
+start_agent "$port" agent
+dynamic="$work/agent/dynamic"
 
 echo "== fun-ai-studio-runtime bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), $(podman --version)"
 "$build/test/funai_bench" --agent "http://127.0.0.1:$port" --token "$token" --socket "unix://$dir/podman.sock" \
-  --fixture-dir "$dir" --network funai-bench-net --routing-dir "$work/dynamic" --agent-pid "$agent_pid" \
+  --fixture-dir "$dir" --network funai-bench-net --routing-dir "$dynamic" --agent-pid "$agent_pid" --rss-kept-kb "$rss_kept" \
   --n "${BENCH_N:-10}" --apps "${BENCH_APPS:-100}" --load-seconds "${BENCH_LOAD_SECONDS:-3}"
