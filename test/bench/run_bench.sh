@@ -27,8 +27,11 @@ start_agent() {
     RUNTIME_TRAEFIK_DYNAMIC_DIR="$work/$name/dynamic" FUNAI_LOG_DIR="$work/$name/logs" RUNTIME_PULL_POLICY=missing \
     "$build/agent/fun-ai-runtime-agent" >"$work/$name/agent.out" 2>&1 &
   agent_pid=$!
+  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/internal/health" >/dev/null 2>&1 && break; sleep 0.05; done
   for _ in $(seq 1 200); do grep -q "start-up pages" "$work/$name/agent.out" && break; sleep 0.05; done
-  sleep 2  # idle, as after start: its threads have run their first rounds
+  # Idle, as after start: it has answered, and its threads have run their first rounds.
+  curl -sf -H "X-Runtime-Token: $token" "http://127.0.0.1:$port/agent/apps/status?appId=idle" >/dev/null 2>&1 || true
+  sleep 2
 }
 rss_of() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 
