@@ -41,7 +41,7 @@ struct Options {
   std::string network;
   std::string routing_dir;
   int agent_pid = 0;
-  long rss_kept_kb = 0;  // idle RSS of the same agent with FUNAI_RELEASE_STARTUP_PAGES=false
+  std::vector<double> rss_kept_kb;  // idle RSS samples of the same agent with FUNAI_RELEASE_STARTUP_PAGES=false
   int n = 10;
   int load_seconds = 3;
   int many_apps = 100;
@@ -98,6 +98,16 @@ long smaps_kb(int pid, const std::string& key) {
   while (std::getline(f, line))
     if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
   return -1;
+}
+
+// n samples of a process's resident set in MB, 100 ms apart.
+Stats rss_mb(int pid, int n) {
+  Stats stats;
+  for (int i = 0; i < n; ++i) {
+    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stats.values.push_back(static_cast<double>(testing::rss_kb(pid)) / 1024.0);
+  }
+  return stats;
 }
 
 testing::HttpResult agent_call(const std::string& method, const std::string& path, const std::string& body = "") {
@@ -234,7 +244,11 @@ int main(int argc, char** argv) {
     else if (k == "--network") opt.network = v;
     else if (k == "--routing-dir") opt.routing_dir = v;
     else if (k == "--agent-pid") opt.agent_pid = std::stoi(v);
-    else if (k == "--rss-kept-kb") opt.rss_kept_kb = std::stol(v);
+    else if (k == "--rss-kept-kb") {
+      std::istringstream in(v);
+      for (std::string kb; std::getline(in, kb, ',');)
+        if (!kb.empty()) opt.rss_kept_kb.push_back(std::stod(kb));
+    }
     else if (k == "--n") opt.n = std::stoi(v);
     else if (k == "--load-seconds") opt.load_seconds = std::stoi(v);
     else if (k == "--apps") opt.many_apps = std::stoi(v);
@@ -243,7 +257,9 @@ int main(int argc, char** argv) {
   const int n = opt.n;
   std::cerr << "bench: N=" << n << ", load " << opt.load_seconds << " s at 16 connections, " << opt.many_apps << " apps\n";
 
-  long rss_idle = testing::rss_kb(opt.agent_pid);
+  Stats rss_idle = rss_mb(opt.agent_pid, n);
+  Stats rss_kept;
+  for (double kb : opt.rss_kept_kb) rss_kept.values.push_back(kb / 1024.0);
   long pss_idle = smaps_kb(opt.agent_pid, "Pss");
   long anon_idle = smaps_kb(opt.agent_pid, "Anonymous");
 
@@ -346,7 +362,7 @@ int main(int argc, char** argv) {
 
   // 5. memory with many apps, and reconcile time.
   std::cerr << "bench: " << opt.many_apps << " apps\n";
-  long rss_30 = 0;
+  Stats rss_30;
   Stats deploy_many;
   for (int i = 0; i < opt.many_apps; ++i) {
     auto t0 = Clock::now();
@@ -355,13 +371,11 @@ int main(int argc, char** argv) {
     if (r.status != 200) std::cerr << "deploy m" << i << " failed: " << r.body << "\n";
     if (i + 1 == 30) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
-      rss_30 = testing::rss_kb(opt.agent_pid);
+      rss_30 = rss_mb(opt.agent_pid, n);
     }
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  long rss_100 = testing::rss_kb(opt.agent_pid);
-  agent_call("GET", "/agent/apps");
-  long rss_after_list = testing::rss_kb(opt.agent_pid);
+  Stats rss_100 = rss_mb(opt.agent_pid, n);
 
   agent::Settings settings;
   settings.podman_socket = opt.socket;
@@ -372,24 +386,29 @@ int main(int argc, char** argv) {
   agent::DeployService service(settings, reconcile_client, &routes);
   agent::Reconciler reconciler(settings, reconcile_client, &routes, service);
   Stats reconcile;
-  for (int i = 0; i < 5; ++i) {
+  Stats list;
+  for (int i = 0; i < n; ++i) {
     auto t0 = Clock::now();
     auto summary = reconciler.run_once();
     reconcile.values.push_back(ms_since(t0));
     if (summary.changed()) std::cerr << "reconcile changed something: " << summary.describe() << "\n";
+    t0 = Clock::now();
+    auto listed = agent_call("GET", "/agent/apps");
+    list.values.push_back(ms_since(t0));
+    if (listed.status != 200) std::cerr << "GET /agent/apps failed: " << listed.status << "\n";
   }
-  auto list_t0 = Clock::now();
-  auto listed = agent_call("GET", "/agent/apps");
-  double list_ms = ms_since(list_t0);
+  Stats rss_after_list = rss_mb(opt.agent_pid, n);
 
-  rows.push_back({"agent RSS idle (MB)", fmt(rss_idle / 1024.0), "", "the agent keeping its start-up pages", fmt(opt.rss_kept_kb / 1024.0), "",
-                  opt.rss_kept_kb ? fmt(static_cast<double>(rss_idle) / static_cast<double>(opt.rss_kept_kb), 2) : "", "≤ 15 MB"});
+  rows.push_back({"agent RSS idle (MB)", fmt(rss_idle.median()), fmt(rss_idle.p95()), "the agent keeping its start-up pages",
+                  fmt(rss_kept.median()), fmt(rss_kept.p95()),
+                  rss_kept.values.empty() ? "" : fmt(rss_idle.median() / rss_kept.median(), 2), "≤ 15 MB"});
   rows.push_back({"agent PSS / anonymous idle (MB)", fmt(pss_idle / 1024.0) + " / " + fmt(anon_idle / 1024.0), "", "", "", "", "", ""});
-  rows.push_back({"agent RSS, 30 apps (MB)", fmt(rss_30 / 1024.0), "", "", "", "", "", ""});
-  rows.push_back({"agent RSS, " + std::to_string(opt.many_apps) + " apps (MB)", fmt(rss_100 / 1024.0), "", "after GET /agent/apps", fmt(rss_after_list / 1024.0), "", "", "≤ 40 MB"});
+  rows.push_back({"agent RSS, 30 apps (MB)", fmt(rss_30.median()), fmt(rss_30.p95()), "", "", "", "", ""});
+  rows.push_back({"agent RSS, " + std::to_string(opt.many_apps) + " apps (MB)", fmt(rss_100.median()), fmt(rss_100.p95()),
+                  "after reconciles and GET /agent/apps", fmt(rss_after_list.median()), fmt(rss_after_list.p95()), "", "≤ 40 MB"});
   rows.push_back({"deploy with 0.." + std::to_string(opt.many_apps) + " apps running (ms)", fmt(deploy_many.median()), fmt(deploy_many.p95()), "", "", "", "", ""});
   rows.push_back({"reconcile, " + std::to_string(opt.many_apps) + " apps (ms)", fmt(reconcile.median()), fmt(reconcile.p95()), "", "", "", "", "≤ 1000 ms"});
-  rows.push_back({"GET /agent/apps, " + std::to_string(opt.many_apps) + " apps (ms)", fmt(list_ms), "", "", "", "", "", ""});
+  rows.push_back({"GET /agent/apps, " + std::to_string(opt.many_apps) + " apps (ms)", fmt(list.median()), fmt(list.p95()), "", "", "", "", ""});
 
   std::cerr << "bench: cleaning up\n";
   for (int i = 0; i < opt.many_apps; ++i) agent_call("POST", "/agent/apps/stop", R"({"userId":"7","appId":"m)" + std::to_string(i) + R"("})");

@@ -37,7 +37,7 @@ rss_of() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 
 # The baseline for memory: the same agent keeping the pages its start-up touched.
 start_agent "$(free_port 17004)" kept FUNAI_RELEASE_STARTUP_PAGES=false
-rss_kept=$(rss_of "$agent_pid")
+rss_kept=$(for _ in $(seq 1 "${BENCH_N:-10}"); do rss_of "$agent_pid"; sleep 0.1; done | paste -sd,)
 kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
 
 port=$(free_port 17005)
