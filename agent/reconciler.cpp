@@ -3,6 +3,8 @@
 #include <Poco/Logger.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <map>
 
 #include "app_labels.h"
@@ -16,6 +18,8 @@ namespace pc = podman::containers;
 namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("reconcile"); }
+
+constexpr size_t kPassWorkers = 4;  // apps reconciled at once in a full pass
 
 std::string label_of(const pc::Container& c, const char* key) {
   auto it = c.labels.find(key);
@@ -34,6 +38,16 @@ void record(const ReconcileSummary& s) {
   metrics().reconcile_action("temporary_file_removed", static_cast<int>(s.temporary_files_removed));
 }
 }  // namespace
+
+void ReconcileSummary::add(const ReconcileSummary& o) {
+  apps += o.apps;
+  routes_written += o.routes_written;
+  routes_removed += o.routes_removed;
+  containers_removed += o.containers_removed;
+  containers_started += o.containers_started;
+  containers_renamed += o.containers_renamed;
+  temporary_files_removed += o.temporary_files_removed;
+}
 
 std::string ReconcileSummary::describe() const {
   return std::to_string(apps) + " app(s): " + std::to_string(routes_written) + " route(s) written, " +
@@ -71,23 +85,33 @@ ReconcileSummary Reconciler::run_once() {
     auto it = s.labels.find(labels::kAppId);
     if (it != s.labels.end()) ids_by_app[it->second].push_back(s.id);
   }
-  for (const auto& [app_id, ids] : ids_by_app) {
-    if (!service_.try_claim(app_id)) continue;  // a deploy or stop is at work on it
-    try {
-      std::vector<pc::Container> containers;
-      for (const auto& id : ids) {
-        try {
-          containers.push_back(pc::inspect(podman_, id));
-        } catch (const podman::NotFound&) {
-        }
+  // Apps are independent, and a pass mostly waits for libpod's inspects: a few apps at a time,
+  // each one claimed, inspected, reconciled and released by one worker.
+  std::vector<const std::pair<const std::string, std::vector<std::string>>*> work;
+  for (const auto& entry : ids_by_app) work.push_back(&entry);
+  std::atomic<size_t> next{0};
+  std::mutex merge;
+  std::exception_ptr failure;
+  auto worker = [&] {
+    ReconcileSummary mine;
+    for (size_t i; (i = next++) < work.size();) {
+      try {
+        reconcile_listed_app(work[i]->first, work[i]->second, mine);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(merge);
+        if (!failure) failure = std::current_exception();
+        next = work.size();  // Podman is gone, most likely: the others stop too
+        break;
       }
-      reconcile_containers(app_id, std::move(containers), summary, true);
-    } catch (...) {
-      service_.release(app_id);
-      throw;
     }
-    service_.release(app_id);
-  }
+    std::lock_guard<std::mutex> lock(merge);
+    summary.add(mine);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < std::min(kPassWorkers, work.size()); ++t) helpers.emplace_back(worker);
+  worker();
+  for (auto& h : helpers) h.join();
+  if (failure) std::rethrow_exception(failure);
   summary.apps = static_cast<int>(ids_by_app.size());
   if (routes_) {
     for (const auto& app_id : routes_->list()) {
@@ -103,6 +127,25 @@ ReconcileSummary Reconciler::run_once() {
   record(summary);
   if (summary.changed()) logger().information("reconciled " + summary.describe());
   return summary;
+}
+
+void Reconciler::reconcile_listed_app(const std::string& app_id, const std::vector<std::string>& ids,
+                                      ReconcileSummary& summary) {
+  if (!service_.try_claim(app_id)) return;  // a deploy or stop is at work on it
+  try {
+    std::vector<pc::Container> containers;
+    for (const auto& id : ids) {
+      try {
+        containers.push_back(pc::inspect(podman_, id));
+      } catch (const podman::NotFound&) {
+      }
+    }
+    reconcile_containers(app_id, std::move(containers), summary, true);
+  } catch (...) {
+    service_.release(app_id);
+    throw;
+  }
+  service_.release(app_id);
 }
 
 ReconcileSummary Reconciler::reconcile_app(const std::string& app_id) {

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "deploy_service.h"
 #include "podman/client.h"
@@ -33,6 +34,7 @@ struct ReconcileSummary {
            temporary_files_removed;
   }
   std::string describe() const;
+  void add(const ReconcileSummary& other);
 };
 
 class Reconciler {
@@ -57,6 +59,8 @@ class Reconciler {
   // never race a `podman restart` or a policy restart.
   void reconcile_containers(const std::string& app_id, std::vector<podman::containers::Container> containers,
                             ReconcileSummary& summary, bool start_stopped);
+  // A full pass's work on one app found by the list: claim, inspect, reconcile, release.
+  void reconcile_listed_app(const std::string& app_id, const std::vector<std::string>& ids, ReconcileSummary& summary);
   void periodic_loop();
   void events_loop();
 

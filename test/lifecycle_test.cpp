@@ -299,6 +299,29 @@ BOOST_FIXTURE_TEST_CASE(reconcile_keeps_the_routed_container_and_removes_duplica
   BOOST_TEST(upstream(app) == routed);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_full_pass_repairs_many_apps_at_once_and_counts_every_repair, AppFixture) {
+  // A pass works on several apps at a time: no app may be missed, no repair lost from the summary.
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  std::vector<std::string> unrouted, stopped;
+  for (int i = 0; i < 5; ++i) unrouted.push_back(new_app());
+  for (int i = 0; i < 5; ++i) stopped.push_back(new_app());
+  for (const auto& app : apps) deploy(app);
+  for (const auto& app : unrouted) agent.routes->remove(app);
+  for (const auto& app : stopped) pc::stop(agent.podman, "rt-u-7-" + app, 1);
+
+  auto summary = reconciler.run_once();
+  BOOST_TEST(summary.apps >= 10, summary.describe());
+  BOOST_TEST(summary.containers_started == 5, summary.describe());
+  BOOST_TEST(summary.routes_written >= 5, summary.describe());  // the stopped ones: only if their IP changed
+  for (const auto& app : apps) {
+    auto c = pc::inspect(agent.podman, "rt-u-7-" + app);
+    BOOST_TEST(c.state.running, app);
+    BOOST_TEST(upstream(app) == "http://" + c.ip_on(agent.settings.network) + ":8080", app);
+  }
+  auto again = reconciler.run_once();
+  BOOST_TEST(!again.changed(), again.describe());
+}
+
 BOOST_FIXTURE_TEST_CASE(a_restarted_container_with_a_new_ip_is_rerouted_within_2_seconds, AppFixture) {
   agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
   reconciler.start();
