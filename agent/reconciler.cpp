@@ -36,6 +36,7 @@ void record(const ReconcileSummary& s) {
   metrics().reconcile_action("container_started", s.containers_started);
   metrics().reconcile_action("container_renamed", s.containers_renamed);
   metrics().reconcile_action("temporary_file_removed", static_cast<int>(s.temporary_files_removed));
+  metrics().reconcile_action("app_failed", s.apps_failed);
 }
 }  // namespace
 
@@ -47,13 +48,15 @@ void ReconcileSummary::add(const ReconcileSummary& o) {
   containers_started += o.containers_started;
   containers_renamed += o.containers_renamed;
   temporary_files_removed += o.temporary_files_removed;
+  apps_failed += o.apps_failed;
 }
 
 std::string ReconcileSummary::describe() const {
   return std::to_string(apps) + " app(s): " + std::to_string(routes_written) + " route(s) written, " +
          std::to_string(routes_removed) + " removed; " + std::to_string(containers_removed) + " container(s) removed, " +
          std::to_string(containers_started) + " started, " + std::to_string(containers_renamed) + " renamed; " +
-         std::to_string(temporary_files_removed) + " temporary file(s) removed";
+         std::to_string(temporary_files_removed) + " temporary file(s) removed" +
+         (apps_failed ? "; " + std::to_string(apps_failed) + " app(s) failed" : "");
 }
 
 Reconciler::Reconciler(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes, DeployService& service)
@@ -97,11 +100,19 @@ ReconcileSummary Reconciler::run_once() {
     for (size_t i; (i = next++) < work.size();) {
       try {
         reconcile_listed_app(work[i]->first, work[i]->second, mine);
-      } catch (...) {
+      } catch (const podman::Unreachable&) {
         std::lock_guard<std::mutex> lock(merge);
         if (!failure) failure = std::current_exception();
-        next = work.size();  // Podman is gone, most likely: the others stop too
+        next = work.size();  // Podman is gone: the other workers stop too
         break;
+      } catch (const std::exception& e) {
+        // One app that cannot be repaired (its container will not start, say) must not keep the
+        // others from being repaired: it is counted, logged, and tried again next pass.
+        ++mine.apps_failed;
+        logger().warning("reconcile of app " + work[i]->first + " failed: " + e.what());
+      } catch (...) {
+        ++mine.apps_failed;
+        logger().warning("reconcile of app " + work[i]->first + " failed");
       }
     }
     std::lock_guard<std::mutex> lock(merge);
@@ -125,7 +136,7 @@ ReconcileSummary Reconciler::run_once() {
     }
   }
   record(summary);
-  if (summary.changed()) logger().information("reconciled " + summary.describe());
+  if (summary.changed() || summary.apps_failed) logger().information("reconciled " + summary.describe());
   return summary;
 }
 

@@ -29,6 +29,7 @@ struct ReconcileSummary {
   int containers_started = 0;
   int containers_renamed = 0;
   size_t temporary_files_removed = 0;
+  int apps_failed = 0;  // full passes: apps whose repair threw (logged; the pass goes on)
   bool changed() const {
     return routes_written || routes_removed || containers_removed || containers_started || containers_renamed ||
            temporary_files_removed;

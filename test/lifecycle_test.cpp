@@ -322,6 +322,34 @@ BOOST_FIXTURE_TEST_CASE(a_full_pass_repairs_many_apps_at_once_and_counts_every_r
   BOOST_TEST(!again.changed(), again.describe());
 }
 
+BOOST_FIXTURE_TEST_CASE(an_app_that_cannot_be_repaired_does_not_keep_the_others_from_being_repaired, AppFixture) {
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  std::string broken = new_app(), fine = new_app();
+  deploy(fine);
+  agent.routes->remove(fine);
+  // A managed container whose program does not exist: created, and every start of it fails.
+  pc::Spec spec;
+  spec.name = "rt-u-7-" + broken;
+  spec.image = testing::kHttpdImage;
+  spec.network = agent.settings.network;
+  spec.labels = {{agent::labels::kManaged, "true"}, {agent::labels::kUserId, "7"}, {agent::labels::kAppId, broken},
+                 {agent::labels::kPort, "8080"},    {agent::labels::kBasePath, "/apps/" + broken}, {agent::labels::kDeployId, "1"}};
+  auto body = pc::to_json(spec);
+  body["command"] = json::array({"/no/such/program"});
+  auto created = agent.podman.send({"container create", "POST", "/containers/create", body.dump()});
+  BOOST_REQUIRE_MESSAGE(created.status == 201, created.status << " " << created.body);
+
+  auto summary = reconciler.run_once();
+  BOOST_TEST(summary.apps_failed == 1, summary.describe());
+  BOOST_TEST(upstream(fine) == "http://" + ip_of(fine) + ":8080");  // repaired all the same
+  BOOST_TEST(!agent.routes->read(broken).has_value());
+  BOOST_TEST(!pc::inspect(agent.podman, "rt-u-7-" + broken).state.running);
+  // The next pass tries it again, and still repairs nothing else by mistake.
+  auto again = reconciler.run_once();
+  BOOST_TEST(again.apps_failed == 1, again.describe());
+  BOOST_TEST(!again.changed(), again.describe());
+}
+
 BOOST_FIXTURE_TEST_CASE(a_restarted_container_with_a_new_ip_is_rerouted_within_2_seconds, AppFixture) {
   agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
   reconciler.start();
