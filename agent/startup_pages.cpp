@@ -70,12 +70,12 @@ std::vector<Mapping> read_mappings() {
 
 }  // namespace
 
-long resident_kb() {
-  std::ifstream status("/proc/self/status");
+long resident_kb(int pid) {
+  std::ifstream status(pid > 0 ? "/proc/" + std::to_string(pid) + "/status" : std::string("/proc/self/status"));
   std::string line;
   while (std::getline(status, line))
     if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  return 0;
+  return -1;
 }
 
 StartupPagesRelease release_startup_pages() {

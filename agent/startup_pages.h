@@ -28,7 +28,7 @@ struct StartupPagesRelease {
 // Reads /proc/self/smaps; safe to call at any time from any thread.
 StartupPagesRelease release_startup_pages();
 
-// VmRSS of this process in kB, or 0 if unknown.
-long resident_kb();
+// VmRSS of a process (this one by default) in kB, or -1 if unknown.
+long resident_kb(int pid = 0);
 
 }  // namespace agent

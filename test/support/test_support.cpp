@@ -28,6 +28,7 @@
 #include "http_api.h"
 #include "metrics.h"
 #include "podman/containers.h"
+#include "startup_pages.h"
 
 namespace testing {
 
@@ -225,13 +226,7 @@ int free_port() {
   return s.address().port();
 }
 
-long rss_kb(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
+long rss_kb(int pid) { return agent::resident_kb(pid); }
 
 GatewaySimulator::GatewaySimulator(traefik::RouteDir& routes, std::string app) : routes_(routes), app_(std::move(app)) {
   applied_ = routed_upstream(routes_, app_);
