@@ -42,8 +42,11 @@ build: $(BUILD)/Makefile
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
 
-run: deps build
-	etc/dev/run-local.sh
+# Builds only what it runs (the agent), then etc/dev/run-local.sh: a demo image, a Podman API if
+# none answers, the agent in the foreground; Ctrl-C removes what the run deployed.
+run: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS) --target fun-ai-runtime-agent
+	FUNAI_AGENT_BINARY=$(abspath $(BUILD))/agent/fun-ai-runtime-agent etc/dev/run-local.sh
 
 VERSION := $(shell sed -n 's/.* VERSION \([0-9][0-9.]*\) .*/\1/p' CMakeLists.txt | head -n 1)
 RPM_TOP := $(abspath $(BUILD))/rpm

@@ -5,6 +5,8 @@
 #include <sys/statvfs.h>
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "app_labels.h"
 #include "metrics.h"
@@ -23,17 +25,29 @@ size_t discard(char*, size_t size, size_t count, void*) { return size * count; }
 Heartbeat::Heartbeat(const Settings& settings, podman::Client& podman)
     : settings_(settings),
       podman_(podman),
-      enabled_(!settings.deploy_base_url.empty() && !settings.deploy_node_token.empty() &&
-               !settings.node_agent_base_url.empty() && !settings.node_gateway_base_url.empty()),
+      enabled_(missing_settings().empty()),
       disk_path_(settings.disk_path) {}
 
 Heartbeat::~Heartbeat() { stop(); }
 
+std::string Heartbeat::missing_settings() const {
+  const std::pair<const char*, const std::string*> needed[] = {{"DEPLOY_BASE_URL", &settings_.deploy_base_url},
+                                                               {"DEPLOY_NODE_TOKEN", &settings_.deploy_node_token},
+                                                               {"RUNTIME_NODE_AGENT_BASE_URL", &settings_.node_agent_base_url},
+                                                               {"RUNTIME_NODE_GATEWAY_BASE_URL", &settings_.node_gateway_base_url}};
+  std::vector<std::string> missing;
+  for (const auto& [name, value] : needed)
+    if (value->empty()) missing.push_back(name);
+  std::string text;
+  for (size_t i = 0; i < missing.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == missing.size() ? " and " : ", ") + missing[i];
+  if (missing.empty()) return "";
+  return text + (missing.size() == 1 ? " is" : " are");
+}
+
 void Heartbeat::start() {
   if (!enabled_) {
-    logger().warning(
-        "heartbeat disabled: DEPLOY_BASE_URL, DEPLOY_NODE_TOKEN, RUNTIME_NODE_AGENT_BASE_URL and "
-        "RUNTIME_NODE_GATEWAY_BASE_URL must all be set");
+    logger().warning("heartbeat disabled: " + missing_settings() + " not set");
     return;
   }
   triggered_ = true;  // one at start

@@ -24,6 +24,8 @@ class Heartbeat {
 
   // False (with one warning at start) when a required key is unset.
   bool enabled() const { return enabled_; }
+  // The unset required keys in words ("DEPLOY_BASE_URL and DEPLOY_NODE_TOKEN are"), "" when none.
+  std::string missing_settings() const;
   void start();
   void stop();
   void trigger();  // send soon, without waiting

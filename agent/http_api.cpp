@@ -108,7 +108,7 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
     }
 
     if (!body_consumed) response.setKeepAlive(false);
-    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
     response.set("X-Request-Id", rid);
     std::string payload;
     if (!reply.text.empty() || reply.body.is_null()) {

@@ -115,7 +115,7 @@ void send_json_error(Poco::Net::HTTPServerSession& session, const Poco::Net::Mes
   }
   std::string body = nlohmann::json{{"detail", "malformed request: " + what}, {"code", code}}.dump(
       -1, ' ', false, nlohmann::json::error_handler_t::replace);
-  Poco::Net::HTTPResponse response(status);
+  Poco::Net::HTTPResponse response(Poco::Net::HTTPMessage::HTTP_1_1, status);
   response.setContentType("application/json");
   response.setContentLength(static_cast<std::streamsize>(body.size()));
   response.setKeepAlive(false);

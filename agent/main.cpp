@@ -50,8 +50,13 @@ class AgentApplication : public Poco::Util::ServerApplication {
                           .callback(Poco::Util::OptionCallback<AgentApplication>(this, &AgentApplication::on_check_config)));
   }
 
-  int main(const std::vector<std::string>&) override {
+  int main(const std::vector<std::string>& words) override {
     if (exit_early_) return EXIT_OK;
+    if (!words.empty()) {
+      std::cerr << "fun-ai-runtime-agent: unknown argument '" << words.front() << "'\n";
+      print_usage(std::cerr);
+      return EXIT_USAGE;
+    }
     Environment file_env;
     if (!config_file_.empty()) {
       std::ifstream in(config_file_);
@@ -155,13 +160,16 @@ class AgentApplication : public Poco::Util::ServerApplication {
     return EXIT_OK;
   }
 
-  void on_help(const std::string&, const std::string&) {
+  void print_usage(std::ostream& out) {
     Poco::Util::HelpFormatter help(options());
     help.setCommand(commandName());
     help.setUsage("[--config FILE] [--check-config]");
     help.setHeader("The Runtime-Agent of a Fun AI Studio runtime node: deploys app containers on Podman and publishes "
                    "their Traefik routes. Settings come from the environment (see /etc/fun-ai-studio/runtime.env).");
-    help.format(std::cout);
+    help.format(out);
+  }
+  void on_help(const std::string&, const std::string&) {
+    print_usage(std::cout);
     exit_early_ = true;
     stopOptionsProcessing();
   }

@@ -1,11 +1,15 @@
 #include "reconciler.h"
 
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeParser.h>
 #include <Poco/Logger.h>
+#include <Poco/Timestamp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <exception>
 #include <map>
+#include <optional>
 
 #include "app_labels.h"
 #include "metrics.h"
@@ -20,6 +24,34 @@ namespace {
 Poco::Logger& logger() { return Poco::Logger::get("reconcile"); }
 
 constexpr size_t kPassWorkers = 4;  // apps reconciled at once in a full pass
+
+// libpod's times: RFC 3339 with nanoseconds and a zone ("2026-11-29T19:40:01.123456789Z" or
+// "...+01:00"); the zero time means never. nullopt when unknown.
+std::optional<Poco::Timestamp> parse_time(const std::string& text) {
+  if (text.empty() || text.rfind("0001-", 0) == 0) return std::nullopt;
+  std::string plain = text;
+  auto dot = plain.find('.');
+  if (dot != std::string::npos) {
+    auto zone = plain.find_first_not_of("0123456789", dot + 1);
+    plain.erase(dot, zone == std::string::npos ? std::string::npos : zone - dot);
+  }
+  Poco::DateTime parsed;
+  int tz = 0;
+  if (!Poco::DateTimeParser::tryParse("%Y-%m-%dT%H:%M:%S%z", plain, parsed, tz)) return std::nullopt;
+  Poco::Timestamp at = parsed.timestamp();
+  at -= static_cast<Poco::Timestamp::TimeDiff>(tz) * Poco::Timestamp::resolution();
+  return at;
+}
+
+// A stopped container that nobody is stopping or restarting at the moment: not "stopping", and
+// down for at least `settle` (or since a time libpod does not know).
+bool down_for_at_least(const pc::State& state, std::chrono::milliseconds settle) {
+  if (state.status == "stopping" || state.status == "removing") return false;
+  if (settle.count() <= 0) return true;
+  auto finished = parse_time(state.finished_at);
+  if (!finished) return true;
+  return finished->elapsed() >= static_cast<Poco::Timestamp::TimeDiff>(settle.count()) * 1000;
+}
 
 std::string label_of(const pc::Container& c, const char* key) {
   auto it = c.labels.find(key);
@@ -161,7 +193,10 @@ void Reconciler::reconcile_listed_app(const std::string& app_id, const std::vect
 
 ReconcileSummary Reconciler::reconcile_app(const std::string& app_id) {
   ReconcileSummary summary;
-  if (!service_.try_claim(app_id)) return summary;
+  if (!service_.try_claim(app_id)) {
+    summary.apps_busy = 1;
+    return summary;
+  }
   try {
     auto containers = service_.containers_of(app_id);
     summary.apps = 1;
@@ -220,7 +255,9 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
   }
 
   pc::Container kept = *keep;
-  if (!kept.state.running && !start_stopped) return;  // Podman may be restarting it: its start event brings us back
+  // Podman may be restarting it (a `podman restart`, its restart policy): its start event brings
+  // us back. Event-driven passes never start a container; full passes only one that stays down.
+  if (!kept.state.running && !(start_stopped && down_for_at_least(kept.state, start_stopped_after))) return;
   if (!kept.state.running) {
     service_.ensure_network();
     pc::start(podman_, kept.id);
@@ -245,35 +282,46 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
 }
 
 void Reconciler::periodic_loop() {
-  auto next_full = std::chrono::steady_clock::now();
+  using clock = std::chrono::steady_clock;
+  auto next_full = clock::now();
+  // Apps whose event came while a deploy, stop or pass held them: tried again shortly, so that
+  // the event is not lost (a route left on an old IP until the next full pass).
+  std::set<std::string> deferred;
+  auto retry_at = clock::time_point::max();
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
-    wake_.wait_until(lock, next_full, [&] { return stopping_ || !pending_apps_.empty(); });
+    wake_.wait_until(lock, std::min(next_full, retry_at), [&] { return stopping_ || !pending_apps_.empty(); });
     if (stopping_) break;
     std::set<std::string> apps;
     apps.swap(pending_apps_);
-    bool full = std::chrono::steady_clock::now() >= next_full;
+    auto now = clock::now();
+    if (now >= retry_at) {
+      apps.insert(deferred.begin(), deferred.end());
+      deferred.clear();
+      retry_at = clock::time_point::max();
+    }
+    bool full = now >= next_full || apps.count("");
     lock.unlock();
     try {
       if (full) {
         run_once();
       } else {
-        if (apps.count("")) run_once();
-        else
-          for (const auto& app : apps) reconcile_app(app);
+        for (const auto& app : apps)
+          if (reconcile_app(app).apps_busy) deferred.insert(app);
       }
     } catch (const podman::Unreachable& e) {
       logger().warning("reconcile skipped: " + e.message());
     } catch (const std::exception& e) {
       logger().error(std::string("reconcile failed: ") + e.what());
     }
-    if (full && first_pass_done_) {
+    if (now >= next_full && first_pass_done_) {
       auto done = std::move(first_pass_done_);
       first_pass_done_ = nullptr;
       done();
     }
     lock.lock();
-    if (full) next_full = std::chrono::steady_clock::now() + std::chrono::seconds(settings_.reconcile_seconds);
+    if (now >= next_full) next_full = clock::now() + std::chrono::seconds(settings_.reconcile_seconds);
+    if (!deferred.empty() && retry_at == clock::time_point::max()) retry_at = clock::now() + std::chrono::milliseconds(250);
   }
 }
 
@@ -283,11 +331,15 @@ void Reconciler::events_loop() {
   bool warned = false;
   while (!stop_events_.load()) {
     try {
+      auto connected = [&] {
+        if (warned) logger().information("podman events stream connected again");
+        events_connected_ = true;
+        backoff = std::chrono::milliseconds(500);
+        warned = false;
+      };
       podman::events::stream(
           podman_, filter,
           [&](const podman::events::Event& e) {
-            backoff = std::chrono::milliseconds(500);
-            warned = false;
             auto app = e.attributes.find(labels::kAppId);
             if (app != e.attributes.end()) {
               service_.invalidate(app->second);
@@ -297,8 +349,10 @@ void Reconciler::events_loop() {
             }
             return true;
           },
-          stop_events_);
+          stop_events_, connected);
+      events_connected_ = false;
     } catch (const std::exception& e) {
+      events_connected_ = false;
       if (!warned) logger().warning(std::string("podman events stream lost, reconnecting with backoff: ") + e.what());
       warned = true;
     }

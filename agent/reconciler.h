@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -30,6 +31,7 @@ struct ReconcileSummary {
   int containers_renamed = 0;
   size_t temporary_files_removed = 0;
   int apps_failed = 0;  // full passes: apps whose repair threw (logged; the pass goes on)
+  int apps_busy = 0;    // apps skipped because a deploy, stop or another pass held them
   bool changed() const {
     return routes_written || routes_removed || containers_removed || containers_started || containers_renamed ||
            temporary_files_removed;
@@ -54,6 +56,15 @@ class Reconciler {
   // One app only (after an event).
   ReconcileSummary reconcile_app(const std::string& app_id);
 
+  // True while the Podman events stream is established (libpod accepted it).
+  bool events_connected() const { return events_connected_.load(); }
+
+  // A full pass starts a kept container that is not running only once it has been down this long:
+  // libpod's restart lets go of the container while it waits for the stop, and a pass that
+  // started it then made the restart's own start fail. A host reboot's containers stopped long
+  // ago. Set before start().
+  std::chrono::milliseconds start_stopped_after{std::chrono::seconds(10)};
+
  private:
   // start_stopped: start a kept container that is not running (full passes: after a host reboot).
   // Event-driven passes leave that to Podman's restart policy and to the next full pass, so they
@@ -75,6 +86,7 @@ class Reconciler {
   std::set<std::string> pending_apps_;
   bool stopping_ = false;
   std::atomic<bool> stop_events_{false};
+  std::atomic<bool> events_connected_{false};
   std::function<void()> first_pass_done_;
   std::thread periodic_;
   std::thread events_;

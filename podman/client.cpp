@@ -24,8 +24,22 @@ size_t append_body(char* data, size_t size, size_t count, void* out) {
 struct StreamState {
   const std::function<bool(std::string_view)>* on_data;
   const std::atomic<bool>* stop;
+  const std::function<void(long)>* on_headers;
+  CURL* curl;
   bool stopped_by_reader = false;
 };
+
+// The blank line that ends the response head: the stream is established.
+size_t stream_header(char* data, size_t size, size_t count, void* user) {
+  auto* state = static_cast<StreamState*>(user);
+  std::string_view line(data, size * count);
+  if ((line == "\r\n" || line == "\n") && state->on_headers && *state->on_headers) {
+    long status = 0;
+    curl_easy_getinfo(state->curl, CURLINFO_RESPONSE_CODE, &status);
+    (*state->on_headers)(status);
+  }
+  return size * count;
+}
 
 size_t stream_body(char* data, size_t size, size_t count, void* user) {
   auto* state = static_cast<StreamState*>(user);
@@ -133,17 +147,19 @@ Response Client::send(const Request& request) {
 }
 
 long Client::stream(const Request& request, const std::function<bool(std::string_view)>& on_data,
-                    const std::atomic<bool>* stop) {
+                    const std::atomic<bool>* stop, const std::function<void(long)>& on_headers) {
   // A stream keeps its connection busy for long: it gets a handle of its own, not one of the pool.
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   HeaderList headers;
   prepare(curl.get(), request, &headers);
   if (request.budget.count() > 0) curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(request.budget.count()));
-  StreamState state{&on_data, stop};
+  StreamState state{&on_data, stop, &on_headers, curl.get()};
   char error_buffer[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, stream_body);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &state);
+  curl_easy_setopt(curl.get(), CURLOPT_HEADERFUNCTION, stream_header);
+  curl_easy_setopt(curl.get(), CURLOPT_HEADERDATA, &state);
   curl_easy_setopt(curl.get(), CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl.get(), CURLOPT_XFERINFOFUNCTION, stream_progress);
   curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, &state);

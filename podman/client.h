@@ -56,9 +56,10 @@ class Client {
 
   // Sends the request and hands the body to on_data as it arrives. Returns the HTTP status.
   // The transfer ends when the server ends it, when on_data returns false, or when `stop`
-  // becomes true (checked at least once a second). budget 0 = no overall limit.
+  // becomes true (checked at least once a second). budget 0 = no overall limit. on_headers, when
+  // set, is called with the status once the response head has arrived.
   long stream(const Request& request, const std::function<bool(std::string_view)>& on_data,
-              const std::atomic<bool>* stop = nullptr);
+              const std::atomic<bool>* stop = nullptr, const std::function<void(long)>& on_headers = {});
 
   // Throws the typed error for an unexpected answer, with libpod's cause and message.
   [[noreturn]] void fail(const std::string& call, const Response& response) const;

@@ -21,7 +21,7 @@ bool parse(const std::string& line, Event& event) {
 }
 
 void stream(Client& client, const Filter& filter, const std::function<bool(const Event&)>& on_event,
-            const std::atomic<bool>& stop) {
+            const std::atomic<bool>& stop, const std::function<void()>& on_connected) {
   nlohmann::json filters = nlohmann::json::object();
   if (!filter.types.empty()) filters["type"] = filter.types;
   if (!filter.labels.empty()) filters["label"] = filter.labels;
@@ -38,7 +38,9 @@ void stream(Client& client, const Filter& filter, const std::function<bool(const
     buffer.erase(0, start);
     return true;
   };
-  long status = client.stream(request, consume, &stop);
+  long status = client.stream(request, consume, &stop, [&](long head_status) {
+    if (head_status == 200 && on_connected) on_connected();
+  });
   if (status != 0 && status != 200 && !stop.load()) client.fail("events", {status, buffer});
 }
 

@@ -29,9 +29,10 @@ struct Filter {
 
 // GET /events?stream=true&filters=... Blocks, calling on_event for each event, until `stop` is
 // true (noticed within about a second), on_event returns false, or the server ends the stream.
-// Throws Unreachable when Podman cannot be reached or the connection drops.
+// on_connected, when set, is called once libpod has accepted the stream (a 200 head), before any
+// event. Throws Unreachable when Podman cannot be reached or the connection drops.
 void stream(Client& client, const Filter& filter, const std::function<bool(const Event&)>& on_event,
-            const std::atomic<bool>& stop);
+            const std::atomic<bool>& stop, const std::function<void()>& on_connected = {});
 
 // Parses one line of the stream; false when it is not an event.
 bool parse(const std::string& line, Event& event);

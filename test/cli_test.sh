@@ -15,6 +15,14 @@ check "--help exits 0 and lists the options" '[ $rc -eq 0 ] && grep -q -- "--che
 out=$("$agent" --version); rc=$?
 check "--version prints the version" '[ $rc -eq 0 ] && [[ $out =~ ^fun-ai-runtime-agent\ [0-9]+\.[0-9]+\.[0-9]+$ ]]'
 
+for word in doctr serve; do
+  out=$(env -i RUNTIME_AGENT_TOKEN=t FUNAI_LOG_DIR="$tmp/logs" timeout 5 "$agent" $word 2>&1); rc=$?
+  check "an unknown word ('$word') is refused with exit 64 and the usage" \
+    '[ $rc -eq 64 ] && grep -q "unknown argument .$word." <<<"$out" && grep -q -- "--check-config" <<<"$out"'
+done
+out=$(env -i RUNTIME_AGENT_TOKEN=t FUNAI_LOG_DIR="$tmp/logs" timeout 5 "$agent" --frobnicate 2>&1); rc=$?
+check "an unknown option is refused (exit $rc)" '[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -qi "frobnicate" <<<"$out"'
+
 out=$(env -i RUNTIME_AGENT_TOKEN=supersecret-value DEPLOY_NODE_TOKEN=node-secret-value "$agent" --check-config 2>&1); rc=$?
 check "--check-config of good settings exits 0" '[ $rc -eq 0 ]'
 check "--check-config masks secrets" '! grep -q "supersecret-value\|node-secret-value" <<<"$out" && grep -q "^RUNTIME_AGENT_TOKEN=\*\*\*\*\*\*" <<<"$out"'
@@ -47,6 +55,17 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/internal/health" >/de
 kill -TERM $pid; wait $pid; rc=$?
 check "SIGTERM stops the agent with exit code 0" '[ $rc -eq 0 ] && grep -q "stopped" "$tmp/agent.out"'
 check "the log file was written" '[ -s "$tmp/logs/app.log" ]'
+
+# The heartbeat warning names exactly the keys that are missing.
+port=$(( 20000 + RANDOM % 20000 ))
+env -i RUNTIME_AGENT_TOKEN=t RUNTIME_AGENT_HOST=127.0.0.1 RUNTIME_AGENT_PORT=$port RUNTIME_PODMAN_SOCKET=unix://$tmp/none.sock \
+  RUNTIME_TRAEFIK_DYNAMIC_DIR="$tmp/dynamic" FUNAI_LOG_DIR="$tmp/logs2" RUNTIME_NODE_AGENT_BASE_URL=http://127.0.0.1:$port \
+  RUNTIME_NODE_GATEWAY_BASE_URL=http://127.0.0.1:8080 DEPLOY_NODE_TOKEN=n "$agent" >"$tmp/agent2.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do grep -q "heartbeat disabled" "$tmp/agent2.out" 2>/dev/null && break; sleep 0.05; done
+kill -TERM $pid; wait $pid
+line=$(grep "heartbeat disabled" "$tmp/agent2.out")
+check "the heartbeat warning names only the missing key: $line" 'grep -q "heartbeat disabled: DEPLOY_BASE_URL is not set" <<<"$line"'
 
 echo "cli: $passed passed, $failed failed"
 [ $failed -eq 0 ]

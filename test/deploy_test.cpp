@@ -105,7 +105,7 @@ BOOST_AUTO_TEST_CASE(a_runner_style_deploy_answers_through_the_url_in_its_routin
 
 BOOST_AUTO_TEST_CASE(redeploys_under_continuous_traffic_fail_no_request_and_end_on_the_new_version) {
   std::string app = new_app();
-  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", app, testing::kHttpdImage), 200);
   testing::GatewaySimulator gateway(*agent.routes, app);
   std::vector<std::string> images = {testing::kHttpd2Image, testing::kHttpdImage, testing::kHttpd2Image};
   for (const auto& image : images) {
@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(redeploys_under_continuous_traffic_fail_no_request_and_end_
 
 BOOST_AUTO_TEST_CASE(failed_deploys_keep_the_old_version_serving) {
   std::string app = new_app();
-  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", app, testing::kHttpdImage), 200);
   std::string before = upstream(app);
   auto file_before = agent.routes->read(app);
 
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(failed_deploys_keep_the_old_version_serving) {
 BOOST_AUTO_TEST_CASE(an_app_that_never_listens_fails_after_the_ready_timeout_and_the_old_one_stays) {
   agent.settings.ready_timeout_seconds = 2;
   std::string app = new_app();
-  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", app, testing::kHttpdImage), 200);
   std::string before = upstream(app);
   auto t0 = std::chrono::steady_clock::now();
   auto r = deploy("7", app, testing::kNoListenImage);
@@ -177,7 +177,7 @@ BOOST_AUTO_TEST_CASE(an_app_that_listens_late_is_routed_only_once_it_accepts) {
 
 BOOST_AUTO_TEST_CASE(a_podman_error_keeps_the_old_version_serving) {
   std::string app = new_app();
-  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", app, testing::kHttpdImage), 200);
   std::string before = upstream(app);
   agent.settings.app_memory = 1024 * 1024;  // below Podman's 6 MB minimum: create fails
   auto r = deploy("7", app, testing::kHttpd2Image);
@@ -235,7 +235,7 @@ BOOST_AUTO_TEST_CASE(five_concurrent_deploys_of_one_app_give_one_200_and_409s) {
 BOOST_AUTO_TEST_CASE(a_deploy_in_flight_blocks_neither_status_nor_health_nor_other_apps) {
   std::string slow_app = new_app();
   std::string other = new_app();
-  BOOST_REQUIRE(deploy("7", other, testing::kHttpdImage).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", other, testing::kHttpdImage), 200);
   auto slow = std::async(std::launch::async, [&] { return deploy("7", slow_app, testing::kSlowImage); });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   auto t0 = std::chrono::steady_clock::now();
@@ -250,7 +250,7 @@ BOOST_AUTO_TEST_CASE(a_deploy_in_flight_blocks_neither_status_nor_health_nor_oth
 
 BOOST_AUTO_TEST_CASE(the_same_app_under_another_user_is_a_conflict) {
   std::string app = new_app();
-  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", app, testing::kHttpdImage), 200);
   auto r = deploy("8", app, testing::kHttpdImage);
   expect_code(r, 409, "app_owned_by_another_user");
   BOOST_TEST(json::parse(r.body)["detail"].get<std::string>().find("user 7") != std::string::npos);
@@ -261,7 +261,7 @@ BOOST_AUTO_TEST_CASE(the_same_app_under_another_user_is_a_conflict) {
 
 BOOST_AUTO_TEST_CASE(stop_removes_the_route_first_then_the_container_and_is_idempotent) {
   std::string app = new_app();
-  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", app, testing::kHttpdImage), 200);
   auto t0 = std::chrono::steady_clock::now();
   auto r = post("stop", "7", app);
   double took = seconds_since(t0);
@@ -294,13 +294,13 @@ BOOST_AUTO_TEST_CASE(delete_removes_the_apps_images_and_lists_removed_and_kept) 
   std::string own = copy("1");
   std::string shared = copy("2");
   std::string app = new_app(), neighbour = new_app();
-  BOOST_REQUIRE(deploy("7", app, own).status == 200);
-  BOOST_REQUIRE(deploy("7", neighbour, shared).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", app, own), 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", neighbour, shared), 200);
   std::string app2 = new_app();
-  BOOST_REQUIRE(deploy("7", app2, shared).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", app2, shared), 200);
 
   auto r = post("delete", "7", app);
-  BOOST_REQUIRE(r.status == 200);
+  FUNAI_REQUIRE_STATUS(r, 200);
   auto body = json::parse(r.body);
   BOOST_TEST(body["status"] == "DELETED");
   BOOST_TEST(body["images"]["removed"] == json::array({own}));
@@ -323,7 +323,7 @@ BOOST_AUTO_TEST_CASE(delete_removes_the_apps_images_and_lists_removed_and_kept) 
 
 BOOST_AUTO_TEST_CASE(status_is_cached_briefly_and_follows_changes_made_outside_the_agent) {
   std::string app = new_app();
-  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", app, testing::kHttpdImage), 200);
   BOOST_TEST(status(app, "7")["running"] == true);
   pc::stop(agent.podman, "rt-u-7-" + app, 1);  // behind the agent's back, no events consumer here
   std::this_thread::sleep_for(agent::DeployService::kStatusCacheTtl + std::chrono::milliseconds(100));
@@ -334,7 +334,7 @@ BOOST_AUTO_TEST_CASE(status_is_cached_briefly_and_follows_changes_made_outside_t
 
 BOOST_AUTO_TEST_CASE(status_of_an_exited_app_has_its_exit_code) {
   std::string app = new_app();
-  BOOST_REQUIRE(deploy("7", app, testing::kHttpdImage).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", app, testing::kHttpdImage), 200);
   pc::stop(agent.podman, "rt-u-7-" + app, 1);
   auto s = status(app, "7");
   BOOST_TEST(s["exists"] == true);
@@ -369,9 +369,9 @@ BOOST_AUTO_TEST_CASE(cleanup_images_on_stop_removes_the_image) {
   std::string name = testing::unique_id("localhost/stopclean") + ":1";
   auto r = agent.podman.send({"image tag", "POST", "/images/" + podman::escape(testing::kHttpdImage) + "/tag?repo=" +
                                                        podman::escape(name.substr(0, name.find(':'))) + "&tag=1"});
-  BOOST_REQUIRE(r.status == 201);
+  FUNAI_REQUIRE_STATUS(r, 201);
   std::string app = new_app();
-  BOOST_REQUIRE(deploy("7", app, name).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy("7", app, name), 200);
   BOOST_TEST(post("stop", "7", app).status == 200);
   BOOST_TEST(!podman::images::exists(agent.podman, name));
 }

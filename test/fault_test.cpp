@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(podman_killed_during_a_deploy_gives_an_error_and_a_reconcil
   settings.podman_socket = service->endpoint();
   testing::AgentUnderTest agent(settings);
   std::string app = testing::unique_id("f");
-  BOOST_REQUIRE(agent.call("POST", "/agent/apps/deploy", body_for(app, testing::kHttpdImage)).status == 200);
+  FUNAI_REQUIRE_STATUS(agent.call("POST", "/agent/apps/deploy", body_for(app, testing::kHttpdImage)), 200);
   std::string routed = testing::routed_upstream(*agent.routes, app);
 
   auto redeploy = std::async(std::launch::async, [&] { return agent.call("POST", "/agent/apps/deploy", body_for(app, testing::kSlowImage)); });
@@ -111,7 +111,7 @@ BOOST_AUTO_TEST_CASE(a_full_routing_directory_leaves_no_partial_file_and_the_old
   }
   testing::AgentUnderTest agent(testing::test_settings(routing.path(), logs.path()));
   std::string app = testing::unique_id("f");
-  BOOST_REQUIRE(agent.call("POST", "/agent/apps/deploy", body_for(app, testing::kHttpdImage)).status == 200);
+  FUNAI_REQUIRE_STATUS(agent.call("POST", "/agent/apps/deploy", body_for(app, testing::kHttpdImage)), 200);
   std::string routed = testing::routed_upstream(*agent.routes, app);
   {
     std::ofstream filler(routing.path() + "/filler.bin");

@@ -125,6 +125,27 @@ BOOST_AUTO_TEST_CASE(unknown_paths_are_404_and_wrong_methods_405) {
   expect_error(testing::http("DELETE", url("/internal/health")), 405, "method_not_allowed");
 }
 
+BOOST_AUTO_TEST_CASE(every_status_line_carries_the_standard_reason_phrase) {
+  auto status_line = [&](const std::string& request) {
+    std::string answer = raw(request);
+    return answer.substr(0, answer.find("\r\n"));
+  };
+  const std::string auth = "X-Runtime-Token: " + kToken + "\r\n";
+  BOOST_TEST(status_line("GET /internal/health HTTP/1.1\r\nHost: x\r\n\r\n") == "HTTP/1.1 200 OK");
+  BOOST_TEST(status_line("GET /agent/apps HTTP/1.1\r\nHost: x\r\n\r\n") == "HTTP/1.1 401 Unauthorized");
+  BOOST_TEST(status_line("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n") == "HTTP/1.1 404 Not Found");
+  BOOST_TEST(status_line("DELETE /internal/health HTTP/1.1\r\nHost: x\r\n\r\n") == "HTTP/1.1 405 Method Not Allowed");
+  BOOST_TEST(status_line("POST /agent/apps/deploy HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 3\r\n\r\n{x}") ==
+             "HTTP/1.1 400 Bad Request");
+  // Podman's socket does not exist here: the service is unavailable.
+  BOOST_TEST(status_line("GET /agent/apps/status?appId=a1 HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n") ==
+             "HTTP/1.1 503 Service Unavailable");
+  BOOST_TEST(status_line("POST /agent/apps/deploy HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 9999999\r\n\r\n") ==
+             "HTTP/1.1 413 Request Entity Too Large");
+  BOOST_TEST(status_line("GET /internal/health HTTP/1.1\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n") ==
+             "HTTP/1.1 431 Request Header Fields Too Large");
+}
+
 BOOST_AUTO_TEST_CASE(every_contract_route_is_registered) {
   for (auto [method, path] : std::vector<std::pair<std::string, std::string>>{{"POST", "/agent/apps/deploy"},
                                                                               {"POST", "/agent/apps/stop"},

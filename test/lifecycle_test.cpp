@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <fstream>
 #include <thread>
@@ -260,6 +261,7 @@ BOOST_FIXTURE_TEST_CASE(reconcile_restores_a_missing_route_and_starts_a_stopped_
   deploy(app);
   agent.routes->remove(app);
   pc::stop(agent.podman, "rt-u-7-" + app, 1);  // as after a host reboot
+  reconciler.start_stopped_after = std::chrono::milliseconds(0);  // a reboot's containers stopped long ago
   auto summary = reconciler.run_once();
   BOOST_TEST(summary.containers_started == 1);
   BOOST_TEST(summary.routes_written == 1);
@@ -308,6 +310,7 @@ BOOST_FIXTURE_TEST_CASE(a_full_pass_repairs_many_apps_at_once_and_counts_every_r
   for (const auto& app : apps) deploy(app);
   for (const auto& app : unrouted) agent.routes->remove(app);
   for (const auto& app : stopped) pc::stop(agent.podman, "rt-u-7-" + app, 1);
+  reconciler.start_stopped_after = std::chrono::milliseconds(0);  // as after a host reboot
 
   auto summary = reconciler.run_once();
   BOOST_TEST(summary.apps >= 10, summary.describe());
@@ -369,6 +372,37 @@ BOOST_FIXTURE_TEST_CASE(a_restarted_container_with_a_new_ip_is_rerouted_within_2
   reconciler.stop();
 }
 
+// libpod's restart releases the container's lock while it waits for the stop: a full pass that
+// inspected the container then saw it exited and started it, and the restart's own start then
+// failed ("runc start ... exit status 1", a 500). Full passes leave a container that has just
+// stopped to whoever stopped it.
+BOOST_FIXTURE_TEST_CASE(full_passes_never_break_a_podman_restart, AppFixture) {
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  std::string app = new_app();
+  deploy(app);
+  std::atomic<bool> done{false};
+  std::atomic<int> passes{0};
+  std::thread passer([&] {
+    while (!done) {
+      try {
+        reconciler.run_once();
+        ++passes;
+      } catch (const std::exception& e) {
+        BOOST_TEST_MESSAGE("pass failed: " << e.what());
+      }
+    }
+  });
+  for (int i = 0; i < 6; ++i) {
+    auto r = agent.podman.send({"restart", "POST", "/containers/rt-u-7-" + app + "/restart?t=1"});
+    BOOST_CHECK_MESSAGE(r.status == 204, "restart " << i << ": " << r.status << " " << r.body);
+  }
+  done = true;
+  passer.join();
+  BOOST_TEST_MESSAGE(passes.load() << " full passes ran during the restarts");
+  BOOST_TEST(passes.load() > 6);
+  BOOST_TEST(pc::inspect(agent.podman, "rt-u-7-" + app).state.running);
+}
+
 BOOST_AUTO_TEST_CASE(the_events_stream_reconnects_after_podman_restarts) {
   testing::TempDir run, routing, logs;
   auto service = std::make_unique<testing::PodmanService>(run.path() + "/podman.sock");
@@ -383,13 +417,24 @@ BOOST_AUTO_TEST_CASE(the_events_stream_reconnects_after_podman_restarts) {
                       R"({"userId":"7","appId":")" + app + R"(","image":")" + testing::kHttpdImage + R"(","containerPort":8080})");
   BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
 
+  auto connected_within = [&](double seconds) {
+    auto t = std::chrono::steady_clock::now();
+    while (!reconciler.events_connected() && seconds_since(t) < seconds) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return reconciler.events_connected();
+  };
+  BOOST_REQUIRE(connected_within(5));
   service->kill();  // the stream breaks; the reconciler retries with backoff
+  auto t_kill = std::chrono::steady_clock::now();
+  while (reconciler.events_connected() && seconds_since(t_kill) < 5) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_REQUIRE(!reconciler.events_connected());
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   service = std::make_unique<testing::PodmanService>(run.path() + "/podman.sock");
   service->start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // reconnected by now
+  // Backoff doubles from 0.5 s up to 30 s: after 1.5 s down the next tries come within 4 s.
+  BOOST_REQUIRE_MESSAGE(connected_within(10), "the events stream did not reconnect within 10 s");
 
-  BOOST_REQUIRE(agent.podman.send({"restart", "POST", "/containers/rt-u-7-" + app + "/restart?t=1"}).status == 204);
+  auto restarted = agent.podman.send({"restart", "POST", "/containers/rt-u-7-" + app + "/restart?t=1"});
+  BOOST_REQUIRE_MESSAGE(restarted.status == 204, restarted.status << " " << restarted.body);
   auto t0 = std::chrono::steady_clock::now();
   std::string expected = "http://" + pc::inspect(agent.podman, "rt-u-7-" + app).ip_on(agent.settings.network) + ":8080";
   while (testing::routed_upstream(*agent.routes, app) != expected && seconds_since(t0) < 3)
@@ -452,7 +497,7 @@ void crash_during_redeploy_then_restart(const std::string& fault) {
   };
   {
     testing::AgentProcess first(env, port);
-    BOOST_REQUIRE(testing::http("POST", first.url("/agent/apps/deploy"), body(testing::kHttpdImage), headers).status == 200);
+    FUNAI_REQUIRE_STATUS(testing::http("POST", first.url("/agent/apps/deploy"), body(testing::kHttpdImage), headers), 200);
   }
   {
     auto faulty = env;
@@ -466,10 +511,19 @@ void crash_during_redeploy_then_restart(const std::string& fault) {
   testing::AgentProcess restarted(env, port);
   podman::Client podman(testing::podman_socket());
   traefik::RouteDir routes(routing.path());
-  // Its first reconcile runs at start.
+  // Its first reconcile runs at start. It removes the extra container, then renames the one it
+  // keeps, then writes the route: wait for the end of that sequence, not its first step.
+  auto settled = [&] {
+    try {
+      auto now = pc::list(podman, {agent::labels::app_filter(app)});
+      return now.size() == 1u && now[0].names == std::vector<std::string>{"rt-u-7-" + app} &&
+             testing::routed_upstream(routes, app) == "http://" + pc::inspect(podman, now[0].id).ip_on("funai-test-net") + ":8080";
+    } catch (const podman::NotFound&) {
+      return false;  // removed between the list and the inspect
+    }
+  };
   auto t0 = std::chrono::steady_clock::now();
-  while (seconds_since(t0) < 10 && pc::list(podman, {agent::labels::app_filter(app)}).size() != 1u)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (seconds_since(t0) < 10 && !settled()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto left = pc::list(podman, {agent::labels::app_filter(app)});
   BOOST_REQUIRE(left.size() == 1u);
   auto c = pc::inspect(podman, left[0].id);

@@ -23,7 +23,7 @@ BOOST_AUTO_TEST_CASE(two_hundred_status_callers_and_twenty_concurrent_deploys_wi
     return testing::http("POST", agent.url("/agent/apps/deploy"),
                          R"({"userId":"7","appId":")" + id + R"(","image":")" + testing::kHttpdImage + R"(","containerPort":8080})", headers);
   };
-  BOOST_REQUIRE(deploy(app).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy(app), 200);
   // Warm up with the same concurrency (the thread pool grows to its size), then the baseline figure:
   // what grows after that is what the load leaves behind.
   {

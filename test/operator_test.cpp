@@ -67,7 +67,7 @@ struct Exposition {
 
 Exposition scrape(testing::AgentUnderTest& agent) {
   auto r = testing::http("GET", agent.url("/metrics"));
-  BOOST_REQUIRE(r.status == 200);
+  FUNAI_REQUIRE_STATUS(r, 200);
   BOOST_TEST(r.headers["Content-Type"].find("text/plain; version=0.0.4") == 0u);
   BOOST_TEST(r.body.find(agent.settings.token) == std::string::npos);
   return Exposition(r.body);
@@ -83,8 +83,8 @@ BOOST_AUTO_TEST_CASE(metrics_count_requests_deploys_and_containers_without_a_tok
   testing::http("GET", agent.url("/agent/apps/status?appId=x"));  // 401
   testing::http("GET", agent.url("/no/such/path/123"));            // 404, recorded as route "other"
   std::string good = new_app(), bad = new_app();
-  BOOST_REQUIRE(deploy(good, testing::kHttpdImage).status == 200);
-  BOOST_REQUIRE(deploy(bad, testing::kCrashImage).status == 502);
+  FUNAI_REQUIRE_STATUS(deploy(good, testing::kHttpdImage), 200);
+  FUNAI_REQUIRE_STATUS(deploy(bad, testing::kCrashImage), 502);
   auto after = scrape(agent);
 
   BOOST_TEST(after.sum("funai_http_requests_total", {"route=\"/internal/health\"", "status=\"200\""}) -
@@ -124,11 +124,11 @@ BOOST_AUTO_TEST_CASE(metrics_count_podman_errors_by_call) {
 
 BOOST_AUTO_TEST_CASE(the_app_list_has_every_managed_app_with_status_fields) {
   std::string a = new_app(), b = new_app();
-  BOOST_REQUIRE(deploy(a, testing::kHttpdImage).status == 200);
-  BOOST_REQUIRE(deploy(b, testing::kHttpd2Image).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy(a, testing::kHttpdImage), 200);
+  FUNAI_REQUIRE_STATUS(deploy(b, testing::kHttpd2Image), 200);
   BOOST_TEST(testing::http("GET", agent.url("/agent/apps")).status == 401);
   auto r = agent.call("GET", "/agent/apps");
-  BOOST_REQUIRE(r.status == 200);
+  FUNAI_REQUIRE_STATUS(r, 200);
   auto body = json::parse(r.body);
   std::map<std::string, json> by_id;
   for (const auto& app : body["apps"]) by_id[app["appId"]] = app;
@@ -145,9 +145,9 @@ BOOST_AUTO_TEST_CASE(the_app_list_has_every_managed_app_with_status_fields) {
 
 BOOST_AUTO_TEST_CASE(logs_give_the_last_lines_of_both_streams_as_text) {
   std::string app = new_app();
-  BOOST_REQUIRE(deploy(app, testing::kChattyImage).status == 200);
+  FUNAI_REQUIRE_STATUS(deploy(app, testing::kChattyImage), 200);
   auto r = agent.call("GET", "/agent/apps/logs?appId=" + app + "&userId=7");
-  BOOST_REQUIRE(r.status == 200);
+  FUNAI_REQUIRE_STATUS(r, 200);
   BOOST_TEST(r.headers["Content-Type"].find("text/plain") == 0u);
   BOOST_TEST(r.body.find("out-line-1") != std::string::npos, r.body);
   BOOST_TEST(r.body.find("err-line-1") != std::string::npos, r.body);
@@ -166,7 +166,7 @@ BOOST_AUTO_TEST_CASE(logs_give_the_last_lines_of_both_streams_as_text) {
 BOOST_AUTO_TEST_CASE(a_callers_request_id_is_echoed_and_on_every_log_line_of_its_request) {
   std::string app = new_app();
   auto r = deploy(app, testing::kHttpdImage, {{"X-Request-Id", "runner-req-4711"}});
-  BOOST_REQUIRE(r.status == 200);
+  FUNAI_REQUIRE_STATUS(r, 200);
   BOOST_TEST(r.headers["X-Request-Id"] == "runner-req-4711");
   std::ifstream in(logs.path() + "/app.log");
   std::stringstream ss;

@@ -23,14 +23,8 @@ podman_private() {
 }
 
 build_image() { # name cmd-json
-  local name=$1 cmd=$2 r="$dir/img-$1"
-  rm -rf "$r" && mkdir -p "$r/bin" "$r/www" "$r/tmp"
-  cp "$(command -v busybox)" "$r/bin/busybox"
-  for a in sh httpd sleep echo nc cat; do ln -sf busybox "$r/bin/$a"; done
-  echo "hello from $name" > "$r/www/index.html"
-  tar -C "$r" -cf "$dir/$name.tar" .
-  podman_private import --quiet --change "CMD $cmd" "$dir/$name.tar" "localhost/funai-test-$name:1" >/dev/null
-  rm -rf "$r" "$dir/$name.tar"
+  "$(dirname "$0")/../etc/dev/busybox-image.sh" "localhost/funai-test-$1:1" "$2" "hello from $1" -- \
+    env CONTAINERS_CONF="$dir/containers.conf" podman --root "$dir/root" --runroot "$dir/run" --tmpdir "$dir/tmp"
 }
 
 case "$cmd" in

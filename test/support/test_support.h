@@ -58,6 +58,22 @@ struct HttpResult {
   std::string error;
 };
 
+// Requires the status of an HTTP answer (or of a libpod Response), printing the status and the body
+// (and, for HttpResult, why no answer came) when it is another.
+#define FUNAI_REQUIRE_STATUS(result, expected)                                                                     \
+  do {                                                                                                            \
+    const auto& funai_result_ = (result);                                                                         \
+    BOOST_REQUIRE_MESSAGE(funai_result_.status == (expected), "HTTP " << funai_result_.status << ", expected "    \
+                                                                      << (expected) << ": " << funai_result_.body \
+                                                                      << testing::no_answer_reason(funai_result_)); \
+  } while (0)
+
+inline std::string no_answer_reason(const HttpResult& r) { return r.error.empty() ? "" : " (" + r.error + ")"; }
+template <typename Response>
+std::string no_answer_reason(const Response&) {
+  return "";
+}
+
 // One request on a new connection. Headers are sent as given.
 HttpResult http(const std::string& method, const std::string& url, const std::string& body = "",
                 const std::map<std::string, std::string>& headers = {},
