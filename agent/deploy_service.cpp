@@ -111,7 +111,12 @@ class DeployService::InflightGuard {
 };
 
 DeployService::DeployService(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes)
-    : settings_(settings), podman_(podman), routes_(routes), retirer_([this] { retire_loop(); }) {}
+    : settings_(settings),
+      podman_(podman),
+      routes_(routes),
+      puller_(settings, podman),
+      images_(settings, podman),
+      retirer_([this] { retire_loop(); }) {}
 
 DeployService::~DeployService() {
   {
@@ -158,7 +163,7 @@ nlohmann::json DeployService::deploy_unmetered(const DeployRequest& request) {
   auto existing = containers_of(app.app_id);
   check_owner(existing, app);
   ensure_network();
-  ensure_image(request.image);
+  PreparedImage image = prepare_image(request.image);
 
   const std::string final_name = labels::container_name(app.user_id, app.app_id);
   const std::string deploy_id = new_deploy_id();
@@ -203,7 +208,7 @@ nlohmann::json DeployService::deploy_unmetered(const DeployRequest& request) {
         retired = old.id;
       }
     }
-    schedule_retirement(retired);
+    schedule_retirement(retired, old.image_id);
   }
   std::string container_name = new_name;
   if (new_name != final_name) {
@@ -223,7 +228,14 @@ nlohmann::json DeployService::deploy_unmetered(const DeployRequest& request) {
 
   nlohmann::json preview = nullptr;
   if (!settings_.node_gateway_base_url.empty()) preview = settings_.node_gateway_base_url + request.base_path + "/";
-  return {{"appId", app.app_id}, {"containerName", container_name}, {"status", "DEPLOYED"}, {"previewUrl", preview}};
+  nlohmann::json answer = {{"appId", app.app_id},
+                           {"containerName", container_name},
+                           {"status", "DEPLOYED"},
+                           {"previewUrl", preview},
+                           {"imageId", fresh.image_id.empty() ? image.image_id : fresh.image_id},
+                           {"pulled", image.pulled}};
+  if (!image.warning.empty()) answer["warning"] = image.warning;
+  return answer;
 }
 
 pc::Spec DeployService::spec_for(const DeployRequest& request, const std::string& name, const std::string& deploy_id) const {
@@ -279,52 +291,16 @@ void DeployService::pin_bridge() {
   }
 }
 
-std::string DeployService::registry_auth_for(const std::string& image) const {
-  if (settings_.registry_url.empty() || settings_.registry_username.empty()) return "";
-  std::string host = settings_.registry_url;
-  for (const char* scheme : {"https://", "http://"})
-    if (host.rfind(scheme, 0) == 0) host = host.substr(std::string(scheme).size());
-  while (!host.empty() && host.back() == '/') host.pop_back();
-  if (image.rfind(host + "/", 0) != 0) return "";
-  nlohmann::json auth = {{"username", settings_.registry_username}, {"password", settings_.registry_password}, {"serveraddress", host}};
-  std::ostringstream out;
-  Poco::Base64Encoder encoder(out, Poco::BASE64_URL_ENCODING);
-  encoder.rdbuf()->setLineLength(0);
-  encoder << auth.dump();
-  encoder.close();
-  return out.str();
-}
-
-void DeployService::ensure_image(const std::string& image) {
-  namespace pi = podman::images;
-  switch (settings_.pull_policy) {
-    case PullPolicy::never:
-      if (!pi::exists(podman_, image))
-        throw ApiError(502, "image_unavailable", "image " + image + " is not on this node and RUNTIME_PULL_POLICY is never");
-      return;
-    case PullPolicy::missing:
-      if (pi::exists(podman_, image)) return;
-      try {
-        pi::pull(podman_, image, "missing", registry_auth_for(image));
-      } catch (const podman::Unreachable&) {
-        throw;
-      } catch (const podman::Error& e) {
-        throw ApiError(502, "image_unavailable", "pull of " + image + " failed: " + e.message());
-      }
-      return;
-    case PullPolicy::always:
-      try {
-        pi::pull(podman_, image, "always", registry_auth_for(image));
-      } catch (const podman::Unreachable&) {
-        throw;
-      } catch (const podman::Error& e) {
-        if (pi::exists(podman_, image)) {
-          logger().warning("pull of " + image + " failed, using the local copy: " + e.message());
-          return;
-        }
-        throw ApiError(502, "image_unavailable", "pull of " + image + " failed and there is no local copy: " + e.message());
-      }
-      return;
+PreparedImage DeployService::prepare_image(const std::string& image) {
+  try {
+    PreparedImage prepared = puller_.prepare(image);
+    bool checked = settings_.pull_policy == PullPolicy::always || settings_.pull_policy == PullPolicy::newer;
+    metrics().image_pull(prepared.pulled ? "pulled" : !prepared.warning.empty() ? "local_copy" : checked ? "unchanged" : "local");
+    return prepared;
+  } catch (const PullFailed& e) {
+    metrics().image_pull(e.reason());
+    if (e.reason() == "not_local") throw ApiError(502, "image_unavailable", e.what());
+    throw ApiError(502, "image_pull_failed", e.what());
   }
 }
 
@@ -385,22 +361,33 @@ void DeployService::switch_route(const pc::Container& c) {
   }
 }
 
-void DeployService::schedule_retirement(const std::string& container) {
+void DeployService::schedule_retirement(const std::string& container, const std::string& image_id) {
   {
     std::lock_guard<std::mutex> lock(retire_mutex_);
-    retirements_.push_back({container, Clock::now() + std::chrono::seconds(settings_.retire_grace_seconds)});
+    retirements_.push_back({container, image_id, Clock::now() + std::chrono::seconds(settings_.retire_grace_seconds)});
   }
   retire_wake_.notify_all();
+}
+
+void DeployService::retire(const Retirement& r) {
+  try {
+    pc::remove(podman_, r.container, true, static_cast<unsigned>(settings_.stop_timeout_seconds));
+    logger().information("retired old container " + r.container);
+  } catch (const std::exception& e) {
+    logger().warning("could not retire old container " + r.container + " (the next reconcile will): " + e.what());
+    return;
+  }
+  images_.remove_if_orphaned(r.image_id);  // the image of a moved tag, now used by nothing
 }
 
 void DeployService::retire_loop() {
   std::unique_lock<std::mutex> lock(retire_mutex_);
   while (true) {
     auto now = Clock::now();
-    std::vector<std::string> due;
+    std::vector<Retirement> due;
     for (auto it = retirements_.begin(); it != retirements_.end();) {
       if (it->due <= now || stopping_) {
-        due.push_back(it->container);
+        due.push_back(*it);
         it = retirements_.erase(it);
       } else {
         ++it;
@@ -408,14 +395,7 @@ void DeployService::retire_loop() {
     }
     if (!due.empty()) {
       lock.unlock();
-      for (const auto& name : due) {
-        try {
-          pc::remove(podman_, name, true, static_cast<unsigned>(settings_.stop_timeout_seconds));
-          logger().information("retired old container " + name);
-        } catch (const std::exception& e) {
-          logger().warning("could not retire old container " + name + " (the next reconcile will): " + e.what());
-        }
-      }
+      for (const auto& r : due) retire(r);
       lock.lock();
       continue;
     }
@@ -436,13 +416,7 @@ void DeployService::retire_pending_now() {
     std::lock_guard<std::mutex> lock(retire_mutex_);
     pending.swap(retirements_);
   }
-  for (const auto& r : pending) {
-    try {
-      pc::remove(podman_, r.container, true, static_cast<unsigned>(settings_.stop_timeout_seconds));
-    } catch (const std::exception& e) {
-      logger().warning("could not retire old container " + r.container + ": " + e.what());
-    }
-  }
+  for (const auto& r : pending) retire(r);
 }
 
 bool DeployService::try_claim(const std::string& app_id) {
@@ -491,7 +465,7 @@ void DeployService::check_owner(const std::vector<pc::Container>& existing, cons
   }
 }
 
-size_t DeployService::stop_containers(const AppRef& app, std::vector<std::string>* images) {
+size_t DeployService::stop_containers(const AppRef& app, std::vector<ImageCollector::Use>* images) {
   invalidate(app.app_id);
   auto existing = containers_of(app.app_id);
   check_owner(existing, app);
@@ -504,10 +478,7 @@ size_t DeployService::stop_containers(const AppRef& app, std::vector<std::string
   }
   for (const auto& c : existing) {
     pc::remove(podman_, c.id, true, static_cast<unsigned>(settings_.stop_timeout_seconds));
-    if (images) {
-      std::string image = c.image.empty() ? label_of(c, labels::kImage) : c.image;
-      if (!image.empty() && std::find(images->begin(), images->end(), image) == images->end()) images->push_back(image);
-    }
+    if (images) images->push_back({c.image.empty() ? label_of(c, labels::kImage) : c.image, c.image_id});
   }
   invalidate(app.app_id);
   return existing.size();
@@ -515,16 +486,12 @@ size_t DeployService::stop_containers(const AppRef& app, std::vector<std::string
 
 nlohmann::json DeployService::stop(const AppRef& app) {
   InflightGuard guard(*this, app.app_id, false, false);
-  std::vector<std::string> images;
+  std::vector<ImageCollector::Use> images;
   size_t count = stop_containers(app, &images);
-  if (settings_.cleanup_images_on_stop)
-    for (const auto& image : images) {
-      try {
-        podman::images::remove(podman_, image);
-      } catch (const podman::Error& e) {
-        logger().information("kept image " + image + ": " + e.message());
-      }
-    }
+  if (settings_.cleanup_images_on_stop) {
+    auto removal = images_.remove_app_images(images);
+    for (const auto& image : removal.kept) logger().information("kept image " + image + ": another container uses it");
+  }
   logger().information("stopped app " + app.app_id + " (user " + app.user_id + "): " + std::to_string(count) +
                        " container(s) removed");
   if (on_change_) on_change_();
@@ -533,24 +500,16 @@ nlohmann::json DeployService::stop(const AppRef& app) {
 
 nlohmann::json DeployService::remove(const AppRef& app) {
   InflightGuard guard(*this, app.app_id, false, false);
-  std::vector<std::string> images;
+  std::vector<ImageCollector::Use> images;
   size_t count = stop_containers(app, &images);
-  nlohmann::json removed = nlohmann::json::array();
-  nlohmann::json kept = nlohmann::json::array();
-  for (const auto& image : images) {
-    try {
-      podman::images::remove(podman_, image);
-      removed.push_back(image);
-    } catch (const podman::NotFound&) {
-      // already gone
-    } catch (const podman::Conflict&) {
-      kept.push_back(image);  // another container uses it
-    }
-  }
+  auto removal = images_.remove_app_images(images);
   logger().information("deleted app " + app.app_id + " (user " + app.user_id + "): " + std::to_string(count) + " container(s), " +
-                       std::to_string(removed.size()) + " image(s) removed, " + std::to_string(kept.size()) + " kept");
+                       std::to_string(removal.removed.size()) + " image(s) removed, " + std::to_string(removal.kept.size()) +
+                       " kept");
   if (on_change_) on_change_();
-  return {{"appId", app.app_id}, {"status", "DELETED"}, {"images", {{"removed", removed}, {"kept", kept}}}};
+  return {{"appId", app.app_id},
+          {"status", "DELETED"},
+          {"images", {{"removed", removal.removed}, {"kept", removal.kept}}}};
 }
 
 nlohmann::json DeployService::describe(const pc::Container& c) const {

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "image_collector.h"
+#include "image_puller.h"
 #include "podman/client.h"
 #include "podman/containers.h"
 #include "settings.h"
@@ -44,6 +46,8 @@ class DeployService {
   std::string logs(const std::string& app_id, const std::optional<std::string>& user_id, unsigned tail);
 
   podman::Client& podman() { return podman_; }
+  // Old app images: removed after retirements and deletes, and by a periodic sweep (start()).
+  ImageCollector& images() { return images_; }
 
   // Called after each successful deploy and stop (the heartbeat listens).
   void on_change(std::function<void()> callback) { on_change_ = std::move(callback); }
@@ -72,6 +76,7 @@ class DeployService {
   class InflightGuard;
   struct Retirement {
     std::string container;
+    std::string image_id;  // removed with it when left untagged and unused
     std::chrono::steady_clock::time_point due;
   };
 
@@ -79,21 +84,23 @@ class DeployService {
   nlohmann::json status_uncached(const std::string& app_id, const std::optional<std::string>& user_id);
   podman::containers::Spec spec_for(const DeployRequest& request, const std::string& name, const std::string& deploy_id) const;
 
-  void ensure_image(const std::string& image);
+  PreparedImage prepare_image(const std::string& image);
   void wait_until_ready(const std::string& name, int port);
   void switch_route(const podman::containers::Container& c);
-  void schedule_retirement(const std::string& container);
+  void schedule_retirement(const std::string& container, const std::string& image_id);
+  void retire(const Retirement& retirement);
   void retire_loop();
   void check_owner(const std::vector<podman::containers::Container>& existing, const AppRef& app) const;
   nlohmann::json describe(const podman::containers::Container& c) const;
-  std::string registry_auth_for(const std::string& image) const;
   // Route removed first, then every container of the app; collects their images. Returns how many.
-  size_t stop_containers(const AppRef& app, std::vector<std::string>* images);
+  size_t stop_containers(const AppRef& app, std::vector<ImageCollector::Use>* images);
 
   const Settings& settings_;
   podman::Client& podman_;
   traefik::RouteDir* routes_;
   std::function<void()> on_change_;
+  ImagePuller puller_;
+  ImageCollector images_;
 
   std::mutex inflight_mutex_;
   std::condition_variable inflight_done_;

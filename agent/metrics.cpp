@@ -41,7 +41,16 @@ Metrics::Metrics()
                      .Name("funai_podman_up")
                      .Help("1 when the libpod API answered at the last scrape")
                      .Register(*registry_)
-                     .Add({})) {}
+                     .Add({})),
+      images_removed_(prometheus::BuildCounter()
+                          .Name("funai_images_removed_total")
+                          .Help("App images removed: untagged after a redeploy, on delete, or by the periodic sweep")
+                          .Register(*registry_)
+                          .Add({})),
+      image_pulls_(prometheus::BuildCounter()
+                       .Name("funai_image_pulls_total")
+                       .Help("Image pulls of deploys by result (pulled, unchanged, local_copy, or why it failed)")
+                       .Register(*registry_)) {}
 
 void Metrics::http_request(const std::string& route, const std::string& method, int status, double seconds) {
   http_requests_.Add({{"route", route}, {"method", method}, {"status", std::to_string(status)}}).Increment();
@@ -67,6 +76,12 @@ void Metrics::managed_containers(size_t running, size_t total) {
 }
 
 void Metrics::podman_up(bool up) { podman_up_.Set(up ? 1 : 0); }
+
+void Metrics::images_removed(int count) {
+  if (count > 0) images_removed_.Increment(count);
+}
+
+void Metrics::image_pull(const std::string& result) { image_pulls_.Add({{"result", result}}).Increment(); }
 
 std::string Metrics::serialize() const { return prometheus::TextSerializer().Serialize(registry_->Collect()); }
 

@@ -25,6 +25,8 @@ class Metrics {
   void reconcile_action(const std::string& action, int count);
   void managed_containers(size_t running, size_t total);
   void podman_up(bool up);
+  void images_removed(int count);
+  void image_pull(const std::string& result);  // "pulled", "unchanged", "local_copy", or a PullFailed reason
 
   // The text exposition format (version 0.0.4).
   std::string serialize() const;
@@ -40,6 +42,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& reconcile_actions_;
   prometheus::Family<prometheus::Gauge>& containers_;
   prometheus::Gauge& podman_up_;
+  prometheus::Counter& images_removed_;
+  prometheus::Family<prometheus::Counter>& image_pulls_;
 };
 
 Metrics& metrics();

@@ -7,6 +7,8 @@
 #include <functional>
 #include <sstream>
 
+#include "registry.h"
+
 extern char** environ;
 
 namespace agent {
@@ -221,12 +223,31 @@ const std::vector<Key>& keys() {
       {"RUNTIME_PULL_POLICY", "always", false,
        [](Settings& s, const std::string& v) -> std::string {
          if (v == "always") s.pull_policy = PullPolicy::always;
+         else if (v == "newer") s.pull_policy = PullPolicy::newer;
          else if (v == "missing") s.pull_policy = PullPolicy::missing;
          else if (v == "never") s.pull_policy = PullPolicy::never;
-         else return "must be always, missing or never, got '" + v + "'";
+         else return "must be always, newer, missing or never, got '" + v + "'";
          return "";
        }},
-      {"REGISTRY_URL", "", false, text(&Settings::registry_url)},
+      {"RUNTIME_PULL_TIMEOUT_SECONDS", "300", false, int_in(&Settings::pull_timeout_seconds, 1, 7200)},
+      {"RUNTIME_IMAGE_GC_SECONDS", "3600", false, int_in(&Settings::image_gc_seconds, 0, 604800)},
+      {"REGISTRY_URL", "", false,
+       [](Settings& s, const std::string& v) -> std::string {
+         std::string error;
+         if (!v.empty() && !parse_registry_url(v, &error)) return error;
+         s.registry_url = v;
+         return "";
+       }},
+      {"REGISTRY_INSECURE", "false", false, boolean(&Settings::registry_insecure)},
+      {"REGISTRY_AUTH_FILE", "", false,
+       [](Settings& s, const std::string& v) -> std::string {
+         if (!v.empty()) {
+           std::string error = check_auth_file(v);
+           if (!error.empty()) return error.substr(error.find(' ') + 1);  // without the key's name
+         }
+         s.registry_auth_file = v;
+         return "";
+       }},
       {"REGISTRY_USERNAME", "", false, text(&Settings::registry_username)},
       {"REGISTRY_PASSWORD", "", true, text(&Settings::registry_password)},
       {"RUNTIME_CLEANUP_IMAGES_ON_STOP", "false", false, boolean(&Settings::cleanup_images_on_stop)},

@@ -22,7 +22,7 @@ struct Ulimit {
   int64_t hard = 0;
 };
 
-enum class PullPolicy { always, missing, never };
+enum class PullPolicy { always, newer, missing, never };
 
 struct Settings {
   std::string host = "0.0.0.0";
@@ -65,6 +65,10 @@ struct Settings {
   std::string registry_url;
   std::string registry_username;
   std::string registry_password;
+  bool registry_insecure = false;   // pull from REGISTRY_URL's host without TLS
+  std::string registry_auth_file;   // auth.json for other registries
+  int pull_timeout_seconds = 300;
+  int image_gc_seconds = 3600;      // 0 = no periodic sweep
   bool cleanup_images_on_stop = false;
 
   std::string log_dir = "/data/funai/logs/fun-ai-studio/fun-ai-studio-runtime";

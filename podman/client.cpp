@@ -170,6 +170,9 @@ long Client::stream(const Request& request, const std::function<bool(std::string
   if (rc != CURLE_OK && !stopped) {
     std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
     report_error(request.call);
+    if (rc == CURLE_OPERATION_TIMEDOUT && request.budget.count() > 0)
+      throw Timeout(request.call, status, "timeout",
+                    "did not finish within " + std::to_string(request.budget.count() / 1000) + " s: " + detail);
     throw Unreachable(request.call, status, curl_easy_strerror(rc), "podman unreachable at " + endpoint_ + ": " + detail);
   }
   return status;

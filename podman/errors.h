@@ -42,6 +42,13 @@ class Unreachable : public Error {
   using Error::Error;
 };
 
+// A call that did not finish within its own time budget (a pull): Podman answered, the work was
+// too slow. Not Unreachable: Podman itself is up.
+class Timeout : public Error {
+ public:
+  using Error::Error;
+};
+
 // Any other non-success answer (4xx/5xx), or a failure reported inside a stream (pull).
 class ServerError : public Error {
  public:

@@ -10,11 +10,24 @@ bool exists(Client& client, const std::string& reference) {
   client.fail(call, r);
 }
 
-std::string pull(Client& client, const std::string& reference, const std::string& policy, const std::string& registry_auth) {
+std::optional<std::string> id_of(Client& client, const std::string& reference) {
+  const std::string call = "image inspect";
+  auto r = client.send({call, "GET", "/images/" + escape(reference) + "/json"});
+  if (r.status == 404) return std::nullopt;
+  if (r.status != 200) client.fail(call, r);
+  auto j = Client::decode(call, r);
+  std::string id = j.is_object() ? j.value("Id", "") : "";
+  if (id.empty()) throw ServerError(call, r.status, "bad answer", "libpod reported no id for image " + reference);
+  return id;
+}
+
+std::string pull(Client& client, const std::string& reference, const PullOptions& options) {
   const std::string call = "image pull";
-  Request request{call, "POST", "/images/pull?reference=" + escape(reference) + "&policy=" + escape(policy)};
-  request.budget = std::chrono::minutes(10);
-  if (!registry_auth.empty()) request.headers["X-Registry-Auth"] = registry_auth;
+  std::string path = "/images/pull?reference=" + escape(reference) + "&policy=" + escape(options.policy);
+  if (options.tls_verify) path += *options.tls_verify ? "&tlsVerify=true" : "&tlsVerify=false";
+  Request request{call, "POST", path};
+  request.budget = options.timeout;
+  if (!options.registry_auth.empty()) request.headers["X-Registry-Auth"] = options.registry_auth;
 
   // The answer is a stream of JSON objects: {"stream":..}, {"error":..}, {"images":[..],"id":..}.
   std::string buffer, error, id, raw;
@@ -47,13 +60,21 @@ std::vector<Image> list(Client& client, const std::string& reference_filter) {
   std::string path = "/images/json";
   if (!reference_filter.empty()) path += "?filters=" + escape(nlohmann::json{{"reference", {reference_filter}}}.dump());
   auto r = client.send({call, "GET", path});
+  for (int again = 0; again < 3 && r.status != 200 && r.body.find("image not known") != std::string::npos; ++again)
+    r = client.send({call, "GET", path});
   if (r.status != 200) client.fail(call, r);
   std::vector<Image> out;
   for (const auto& j : Client::decode(call, r)) {
     Image image;
     image.id = j.value("Id", "");
-    if (j.contains("RepoTags") && j["RepoTags"].is_array())
-      for (const auto& t : j["RepoTags"]) image.names.push_back(t.get<std::string>());
+    for (const char* key : {"RepoTags", "RepoDigests", "History"}) {
+      if (!j.contains(key) || !j[key].is_array()) continue;
+      std::string k = key;
+      auto& into = k == "RepoTags" ? image.names : k == "RepoDigests" ? image.repo_digests : image.history;
+      for (const auto& t : j[key])
+        if (t.is_string()) into.push_back(t.get<std::string>());
+    }
+    if (j.contains("Containers") && j["Containers"].is_number_integer()) image.containers = j["Containers"].get<int>();
     out.push_back(std::move(image));
   }
   return out;

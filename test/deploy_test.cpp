@@ -76,6 +76,9 @@ BOOST_AUTO_TEST_CASE(a_runner_style_deploy_answers_through_the_url_in_its_routin
   BOOST_TEST(body["containerName"] == "rt-u-7-" + app);
   BOOST_TEST(body["status"] == "DEPLOYED");
   BOOST_TEST(body["previewUrl"] == "http://gateway.test/apps/" + app + "/");
+  BOOST_TEST(body["imageId"] == podman::images::id_of(agent.podman, testing::kHttpdImage).value_or("?"));
+  BOOST_TEST(body["pulled"] == false);  // policy missing, a local copy
+  BOOST_TEST(!body.contains("warning"));
   std::string url = upstream(app);
   BOOST_TEST(url.rfind("http://10.", 0) == 0u, url);
   BOOST_TEST(fetch(url) == "hello from httpd\n");
@@ -141,8 +144,8 @@ BOOST_AUTO_TEST_CASE(failed_deploys_keep_the_old_version_serving) {
   BOOST_TEST(detail.find("exited with code 3") != std::string::npos, detail);
   BOOST_TEST(detail.find("fatal: app crashed on purpose") != std::string::npos, detail);
 
-  auto missing = deploy("7", app, "localhost/no-such-image:1");
-  expect_code(missing, 502, "image_unavailable");
+  auto missing = deploy("7", app, "localhost/no-such-image:1");  // not local, and no registry answers
+  expect_code(missing, 502, "image_pull_failed");
 
   BOOST_TEST(upstream(app) == before);
   BOOST_TEST((agent.routes->read(app) == file_before));
@@ -189,17 +192,23 @@ BOOST_AUTO_TEST_CASE(a_podman_error_keeps_the_old_version_serving) {
   BOOST_TEST(container_count(app) == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(pull_policy_always_falls_back_to_the_local_copy_and_fails_without_one) {
-  agent.settings.pull_policy = agent::PullPolicy::always;
+// Policy always never deploys a local copy when the pull fails: the Runner would report a success
+// while the user's new build is not live. The registry tests (registry_test) cover each cause.
+BOOST_AUTO_TEST_CASE(pull_policy_always_never_deploys_the_local_copy_when_the_pull_fails) {
   std::string app = new_app();
-  auto r = deploy("7", app, testing::kHttpdImage);  // no registry answers: the local copy serves
-  BOOST_TEST(r.status == 200, r.body);
-  auto failed = deploy("7", app, "localhost:1/none/app:1");
-  expect_code(failed, 502, "image_unavailable");
-  BOOST_TEST(json::parse(failed.body)["detail"].get<std::string>().find("no local copy") != std::string::npos);
-  BOOST_TEST(fetch(upstream(app)) == "hello from httpd\n");
+  FUNAI_REQUIRE_STATUS(deploy("7", app, testing::kHttpdImage), 200);  // policy missing: the local copy
+  std::string before = upstream(app);
+  agent.settings.pull_policy = agent::PullPolicy::always;
+  auto failed = deploy("7", app, testing::kHttpd2Image);  // on this node, but no registry "localhost" answers
+  expect_code(failed, 502, "image_pull_failed");
+  std::string detail = json::parse(failed.body)["detail"];
+  BOOST_TEST(detail.find("registry localhost could not be reached") != std::string::npos, detail);
+  BOOST_TEST(upstream(app) == before);
+  BOOST_TEST(fetch(before) == "hello from httpd\n");
+  BOOST_TEST(container_count(app) == 1u);
   agent.settings.pull_policy = agent::PullPolicy::never;
   expect_code(deploy("7", app, "localhost/not-here:1"), 502, "image_unavailable");
+  agent.settings.pull_policy = agent::PullPolicy::missing;
 }
 
 BOOST_AUTO_TEST_CASE(five_concurrent_deploys_of_different_apps_all_succeed) {

@@ -78,9 +78,13 @@ BOOST_AUTO_TEST_CASE(images_exist_list_pull_and_remove) {
   BOOST_REQUIRE(listed.size() == 1u);
   BOOST_TEST(listed[0].names.front() == testing::kHttpdImage);
   // A local image with policy "missing" needs no registry.
-  BOOST_TEST(!podman::images::pull(client, testing::kHttpdImage, "missing").empty());
+  podman::images::PullOptions missing;
+  missing.policy = "missing";
+  BOOST_TEST(!podman::images::pull(client, testing::kHttpdImage, missing).empty());
+  BOOST_TEST(podman::images::id_of(client, testing::kHttpdImage).value_or("") == listed[0].id);
+  BOOST_TEST(!podman::images::id_of(client, "localhost/no-such-image:1").has_value());
   // No registry is reachable: the failure comes from libpod's pull stream, with its message.
-  BOOST_CHECK_EXCEPTION(podman::images::pull(client, "localhost:1/none/app:1", "always"), podman::ServerError,
+  BOOST_CHECK_EXCEPTION(podman::images::pull(client, "localhost:1/none/app:1", {}), podman::ServerError,
                         [](const podman::ServerError& e) { return e.call() == "image pull" && !e.message().empty(); });
   BOOST_CHECK_THROW(podman::images::remove(client, "localhost/no-such-image:1"), podman::NotFound);
 }
