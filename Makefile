@@ -69,7 +69,7 @@ SANITIZE_CXX := $(shell command -v clang++ >/dev/null 2>&1 && echo "CC=clang CXX
 test-asan: deps
 	$(SANITIZE_CXX) cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Sanitize -DFUNAI_SANITIZE=ON
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && $(SANITIZER_ENV) ctest --output-on-failure --timeout 900 -E rpm_package
+	cd build-asan && $(SANITIZER_ENV) ctest --output-on-failure --timeout 900 -E 'rpm_package|make_run'
 
 # libFuzzer (clang) on request parsing and validation, the env-file parser and the routing file
 # reader, FUZZ_SECONDS each. New corpus entries stay in build-fuzz/corpus; crashes are written to

@@ -149,11 +149,13 @@ class AgentApplication : public Poco::Util::ServerApplication {
                         std::to_string(r.rss_before_kb) + " kB -> " + std::to_string(r.rss_after_kb) + " kB");
     });
     reconciler.start();
+    service.images().start();
 
     waitForTerminationRequest();
     log.information("shutting down: finishing requests in flight");
     server->stop(std::chrono::seconds(25));
     reconciler.stop();
+    service.images().stop();
     heartbeat.stop();
     service.retire_pending_now();
     log.information("stopped");

@@ -1,10 +1,16 @@
 #define BOOST_TEST_MODULE settings
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "image_collector.h"
+#include "image_puller.h"
+#include "registry.h"
 #include "settings.h"
 
 using namespace agent;
@@ -184,4 +190,83 @@ BOOST_AUTO_TEST_CASE(etc_runtime_env_documents_every_key_with_its_default) {
     if (key != "RUNTIME_AGENT_TOKEN" && documented.count(key)) BOOST_TEST(documented[key] == value, key);
   }
   BOOST_TEST(documented.size() == defaults.size());
+}
+
+// ------------------------------------------------------------------ registries and image pulls
+
+BOOST_AUTO_TEST_CASE(registry_url_takes_http_https_or_a_bare_host_and_refuses_anything_else) {
+  std::string error;
+  auto http = parse_registry_url("http://10.0.0.5:5000", &error);
+  BOOST_REQUIRE(http.has_value());
+  BOOST_TEST(http->host == "10.0.0.5:5000");
+  BOOST_TEST(http->plain_http);
+  auto https = parse_registry_url("https://harbor.example.com/", &error);
+  BOOST_REQUIRE(https.has_value());
+  BOOST_TEST(https->host == "harbor.example.com");
+  BOOST_TEST(!https->plain_http);
+  auto bare = parse_registry_url("registry.cn-hangzhou.aliyuncs.com/team", &error);
+  BOOST_REQUIRE(bare.has_value());
+  BOOST_TEST(bare->host == "registry.cn-hangzhou.aliyuncs.com");
+  BOOST_TEST(!bare->plain_http);
+  for (const std::string bad : {"ftp://host", "http://", "ho st", "host;rm"}) {
+    BOOST_TEST(!parse_registry_url(bad, &error).has_value(), bad);
+    BOOST_TEST(has_error_naming(load_settings(env_with_token({{"REGISTRY_URL", bad}})), "REGISTRY_URL"), bad);
+  }
+  auto r = load_settings(env_with_token({{"RUNTIME_PULL_POLICY", "newer"}, {"REGISTRY_INSECURE", "true"}}));
+  BOOST_TEST(r.ok());
+  BOOST_TEST((r.settings.pull_policy == PullPolicy::newer));
+  BOOST_TEST(r.settings.registry_insecure);
+  BOOST_TEST(r.settings.pull_timeout_seconds == 300);
+  BOOST_TEST(r.settings.image_gc_seconds == 3600);
+  BOOST_TEST(has_error_naming(load_settings(env_with_token({{"RUNTIME_PULL_TIMEOUT_SECONDS", "0"}})), "RUNTIME_PULL_TIMEOUT_SECONDS"));
+}
+
+BOOST_AUTO_TEST_CASE(registry_auth_file_must_be_a_readable_auth_json) {
+  std::string path = "/tmp/funai-authfile-" + std::to_string(::getpid()) + ".json";
+  BOOST_TEST(has_error_naming(load_settings(env_with_token({{"REGISTRY_AUTH_FILE", path}})), "REGISTRY_AUTH_FILE"));
+  std::ofstream(path) << "not json";
+  BOOST_TEST(has_error_naming(load_settings(env_with_token({{"REGISTRY_AUTH_FILE", path}})), "REGISTRY_AUTH_FILE"));
+  // robot$second:pw, as podman login writes it
+  std::ofstream(path) << R"({"auths":{"reg.example:5000":{"auth":"cm9ib3Qkc2Vjb25kOnB3"}}})";
+  auto r = load_settings(env_with_token({{"REGISTRY_AUTH_FILE", path}}));
+  BOOST_TEST(r.ok());
+  auto access = registry_access_for(r.settings, "reg.example:5000/team/u7-app1:latest");
+  BOOST_TEST(access.credentials_source == "REGISTRY_AUTH_FILE");
+  BOOST_TEST(!access.auth_header.empty());
+  BOOST_TEST(!access.tls_verify.has_value());
+  BOOST_TEST(registry_access_for(r.settings, "other.example/team/app:1").auth_header.empty());
+  std::remove(path.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(registry_url_credentials_and_plain_http_apply_to_its_own_host_only) {
+  Settings s;
+  s.registry_url = "http://10.0.0.5:5000";
+  s.registry_username = "robot$runner";
+  s.registry_password = "pw";
+  auto ours = registry_access_for(s, "10.0.0.5:5000/team/u7-app1:latest");
+  BOOST_TEST(ours.credentials_source == "REGISTRY_URL");
+  BOOST_TEST((ours.tls_verify == std::optional<bool>(false)));
+  auto theirs = registry_access_for(s, "10.0.0.6:5000/team/u7-app1:latest");
+  BOOST_TEST(theirs.auth_header.empty());
+  BOOST_TEST(!theirs.tls_verify.has_value());
+  BOOST_TEST(registry_host_of("nginx:1") == "docker.io");
+  BOOST_TEST(registry_host_of("library/nginx") == "docker.io");
+  BOOST_TEST(registry_host_of("localhost/funai-demo:1") == "localhost");
+  BOOST_TEST(registry_host_of("10.0.0.5:5000/a/b:latest") == "10.0.0.5:5000");
+}
+
+BOOST_AUTO_TEST_CASE(pull_failures_are_sorted_by_what_an_operator_does_about_them) {
+  // libpod 4.3's messages, as seen against docker-registry 2.8
+  BOOST_TEST(pull_failure_reason("initializing source docker://r:5000/a:latest: reading manifest latest in r:5000/a: "
+                                 "unauthorized: authentication required") == "auth");
+  BOOST_TEST(pull_failure_reason("reading manifest nope in r:5000/a: manifest unknown: manifest unknown") == "not_found");
+  BOOST_TEST(pull_failure_reason("pinging container registry r:5000: Get \"http://r:5000/v2/\": dial tcp r:5000: connect: "
+                                 "connection refused") == "unreachable");
+  BOOST_TEST(pull_failure_reason("pinging container registry r:5000: Get \"https://r:5000/v2/\": http: server gave HTTP "
+                                 "response to HTTPS client") == "tls");
+  BOOST_TEST(pull_failure_reason("Get \"https://r:5443/v2/\": x509: certificate signed by unknown authority") == "tls");
+  BOOST_TEST(pull_failure_reason("something else entirely") == "other");
+  BOOST_TEST(repository_of("r:5000/team/app:latest") == "r:5000/team/app");
+  BOOST_TEST(repository_of("r:5000/team/app@sha256:abc") == "r:5000/team/app");
+  BOOST_TEST(repository_of("r:5000/team/app") == "r:5000/team/app");
 }

@@ -22,10 +22,10 @@ token=bench-token-$$
 start_agent() {
   local port=$1 name=$2; shift 2
   mkdir -p "$work/$name/dynamic" "$work/$name/logs"
-  env "$@" RUNTIME_AGENT_TOKEN=$token RUNTIME_AGENT_HOST=127.0.0.1 RUNTIME_AGENT_PORT=$port \
+  env RUNTIME_AGENT_TOKEN=$token RUNTIME_AGENT_HOST=127.0.0.1 RUNTIME_AGENT_PORT=$port \
     RUNTIME_PODMAN_SOCKET="unix://$dir/podman.sock" RUNTIME_DOCKER_NETWORK=funai-bench-net \
     RUNTIME_TRAEFIK_DYNAMIC_DIR="$work/$name/dynamic" FUNAI_LOG_DIR="$work/$name/logs" RUNTIME_PULL_POLICY=missing \
-    "$build/agent/fun-ai-runtime-agent" >"$work/$name/agent.out" 2>&1 &
+    "$@" "$build/agent/fun-ai-runtime-agent" >"$work/$name/agent.out" 2>&1 &
   agent_pid=$!
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/internal/health" >/dev/null 2>&1 && break; sleep 0.05; done
   for _ in $(seq 1 200); do grep -q "start-up pages" "$work/$name/agent.out" && break; sleep 0.05; done
@@ -44,7 +44,33 @@ port=$(free_port 17005)
 start_agent "$port" agent
 dynamic="$work/agent/dynamic"
 
+# The image path: a registry (Debian's docker-registry, plain HTTP, no auth) holding a ~50 MB app
+# image built and pushed from a storage of its own, and an agent that pulls with policy always.
+registry_port=$(free_port 17050)
+registry="127.0.0.1:$registry_port"
+printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s}\n' \
+  "$work/registry" "$registry" > "$work/registry.yml"
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+registry_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://$registry/v2/" >/dev/null 2>&1 && break; sleep 0.05; done
+builder="podman --storage-driver vfs --root $work/builder/root --runroot $work/builder/run --tmpdir $work"
+IMAGE_PAD_MB=50 "$root/etc/dev/busybox-image.sh" localhost/bench-big:1 '["/bin/httpd","-f","-p","8080","-h","/www"]' "big" -- \
+  env CONTAINERS_CONF="$dir/containers.conf" $builder
+CONTAINERS_CONF="$dir/containers.conf" $builder push -q --tls-verify=false localhost/bench-big:1 "docker://$registry/bench/u7-appbig:latest"
+CONTAINERS_CONF="$dir/containers.conf" $builder system reset -f >/dev/null 2>&1 || true
+pull_port=$(free_port 17006)
+main_pid=$agent_pid
+start_agent "$pull_port" pulling RUNTIME_PULL_POLICY=always REGISTRY_URL="http://$registry"
+pull_pid=$agent_pid
+agent_pid=$main_pid
+stop_extra() {
+  kill "$pull_pid" "$registry_pid" 2>/dev/null || true
+  wait "$pull_pid" "$registry_pid" 2>/dev/null || true
+}
+trap 'stop_extra; cleanup' EXIT
+
 echo "== fun-ai-studio-runtime bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), $(podman --version)"
 "$build/test/funai_bench" --agent "http://127.0.0.1:$port" --token "$token" --socket "unix://$dir/podman.sock" \
   --fixture-dir "$dir" --network funai-bench-net --routing-dir "$dynamic" --agent-pid "$agent_pid" --rss-kept-kb "$rss_kept" \
-  --n "${BENCH_N:-10}" --apps "${BENCH_APPS:-100}" --load-seconds "${BENCH_LOAD_SECONDS:-3}"
+  --n "${BENCH_N:-10}" --apps "${BENCH_APPS:-100}" --load-seconds "${BENCH_LOAD_SECONDS:-3}" \
+  --pulling-agent "http://127.0.0.1:$pull_port" --registry-image "$registry/bench/u7-appbig:latest"
