@@ -12,6 +12,8 @@
 #include <random>
 
 #include "api_error.h"
+#include "app_error.h"
+#include "app_status.h"
 #include "deploy_service.h"
 #include "http_server.h"
 #include "logging.h"
@@ -88,6 +90,8 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
     } catch (const ApiError& e) {
       reply = error_reply(e.status(), e.code(), e.what());
       if (e.status() == 408 || e.status() == 413) body_consumed = false;
+    } catch (const AppError& e) {
+      reply = error_reply(status_for_code(e.code()), e.code(), e.what());
     } catch (const ValidationError& e) {
       reply = error_reply(422, "invalid_" + e.field(), e.what());
     } catch (const podman::Unreachable& e) {
@@ -181,6 +185,36 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
   std::string route_label_ = "other";  // a known route template, never the caller's path
 };
 
+nlohmann::json optional_json(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+
+nlohmann::json to_json(const AppStatus& s) {
+  if (!s.exists)
+    return {{"appId", s.app_id}, {"containerName", optional_json(s.container_name)}, {"exists", false},
+            {"running", false},  {"image", nullptr},                              {"port", nullptr}};
+  nlohmann::json j = {{"appId", s.app_id},
+                      {"userId", s.user_id},
+                      {"containerName", optional_json(s.container_name)},
+                      {"exists", true},
+                      {"running", s.running},
+                      {"image", s.image},
+                      {"port", s.port ? nlohmann::json(*s.port) : nlohmann::json(nullptr)},
+                      {"state", s.state},
+                      {"startedAt", s.started_at},
+                      {"restartCount", s.restart_count},
+                      {"ip", optional_json(s.ip)},
+                      {"basePath", s.base_path},
+                      {"routed", s.routed}};
+  if (s.exit_code) j["exitCode"] = *s.exit_code;
+  return j;
+}
+
+nlohmann::json to_json(const DeployResult& r) {
+  nlohmann::json j = {{"appId", r.app_id},   {"containerName", r.container_name}, {"status", "DEPLOYED"},
+                      {"previewUrl", optional_json(r.preview_url)}, {"imageId", r.image_id}, {"pulled", r.pulled}};
+  if (!r.warning.empty()) j["warning"] = r.warning;
+  return j;
+}
+
 unsigned parse_tail(const std::optional<std::string>& text) {
   if (!text) return 200;
   int n = 0;
@@ -189,6 +223,15 @@ unsigned parse_tail(const std::optional<std::string>& text) {
 }
 
 }  // namespace
+
+int status_for_code(const std::string& code) {
+  static const std::map<std::string, int> statuses = {
+      {"deploy_in_progress", 409}, {"app_busy", 409},          {"app_owned_by_another_user", 409}, {"name_in_use", 409},
+      {"app_not_found", 404},      {"app_exited", 502},        {"app_not_ready", 502},             {"image_pull_failed", 502},
+      {"image_unavailable", 502},  {"routing_write_failed", 500}};
+  auto it = statuses.find(code);
+  return it == statuses.end() ? 500 : it->second;
+}
 
 bool token_matches(const std::string& given, const std::string& expected) {
   if (expected.empty()) return false;
@@ -211,7 +254,8 @@ Poco::Net::HTTPRequestHandler* ApiHandlerFactory::createRequestHandler(const HTT
   return new ApiRequestHandler(token_, endpoints_);
 }
 
-std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, DeepHealth deep_health) {
+std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, AppStatusReader& statuses,
+                                    podman::Client& podman, DeepHealth deep_health) {
   const int default_port = settings.container_port;
   return {
       {"GET", "/internal/health", false, false,
@@ -222,21 +266,28 @@ std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& ser
        }},
       {"POST", "/agent/apps/deploy", true, true,
        [&service, default_port](const Call& call) -> Reply {
-         return {200, service.deploy(parse_deploy_request(call.body, default_port)), ""};
+         return {200, to_json(service.deploy(parse_deploy_request(call.body, default_port))), ""};
        }},
       {"POST", "/agent/apps/stop", true, true,
-       [&service](const Call& call) -> Reply { return {200, service.stop(parse_app_ref(call.body)), ""}; }},
-      {"POST", "/agent/apps/delete", true, true,
-       [&service](const Call& call) -> Reply { return {200, service.remove(parse_app_ref(call.body)), ""}; }},
-      {"GET", "/agent/apps/status", true, false,
        [&service](const Call& call) -> Reply {
+         auto app = parse_app_ref(call.body);
+         service.stop(app);
+         return {200, {{"appId", app.app_id}, {"status", "STOPPED"}}, ""};
+       }},
+      {"POST", "/agent/apps/delete", true, true,
+       [&service](const Call& call) -> Reply {
+         auto r = service.remove(parse_app_ref(call.body));
+         return {200, {{"appId", r.app_id}, {"status", "DELETED"}, {"images", {{"removed", r.images.removed}, {"kept", r.images.kept}}}}, ""};
+       }},
+      {"GET", "/agent/apps/status", true, false,
+       [&statuses](const Call& call) -> Reply {
          auto app_id = require_id(call.param("appId"), "appId");
-         return {200, service.status(app_id, optional_id(call.param("userId"), "userId")), ""};
+         return {200, to_json(statuses.status(app_id, optional_id(call.param("userId"), "userId"))), ""};
        }},
       {"GET", "/metrics", false, false,
-       [&service](const Call&) -> Reply {
+       [&podman](const Call&) -> Reply {
          try {
-           auto all = podman::containers::list(service.podman(), {labels::managed_filter()}, true);
+           auto all = podman::containers::list(podman, {labels::managed_filter()}, true);
            size_t running = std::count_if(all.begin(), all.end(), [](const auto& c) { return c.state == "running"; });
            metrics().managed_containers(running, all.size());
            metrics().podman_up(true);
@@ -247,14 +298,18 @@ std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& ser
          r.content_type = "text/plain; version=0.0.4; charset=utf-8";
          return r;
        }},
-      {"GET", "/agent/apps", true, false, [&service](const Call&) -> Reply { return {200, service.list_apps(), ""}; }},
+      {"GET", "/agent/apps", true, false,
+       [&statuses](const Call&) -> Reply {
+         nlohmann::json apps = nlohmann::json::array();
+         for (const auto& s : statuses.list()) apps.push_back(to_json(s));
+         return {200, {{"apps", apps}, {"count", apps.size()}}, ""};
+       }},
       {"GET", "/agent/apps/logs", true, false,
-       [&service](const Call& call) -> Reply {
+       [&statuses](const Call& call) -> Reply {
          auto app_id = require_id(call.param("appId"), "appId");
          auto user_id = optional_id(call.param("userId"), "userId");
          unsigned tail = parse_tail(call.param("tail"));
-         Reply r{200, nullptr, service.logs(app_id, user_id, tail)};
-         return r;
+         return {200, nullptr, statuses.logs(app_id, user_id, tail)};
        }},
   };
 }

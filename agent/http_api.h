@@ -12,11 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "podman/client.h"
 #include "settings.h"
 
 namespace agent {
 
 class DeployService;
+class AppStatusReader;
 
 struct Reply {
   int status = 200;
@@ -47,8 +49,12 @@ using DeepHealth = std::function<Reply()>;
 
 constexpr size_t kMaxBodyBytes = 1024 * 1024;
 
-// The endpoints of the contract, bound to `service`, and GET /metrics (no token).
-std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, DeepHealth deep_health);
+// The endpoints of the contract, bound to the services, and GET /metrics (no token).
+std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, AppStatusReader& statuses,
+                                    podman::Client& podman, DeepHealth deep_health);
+
+// The HTTP status of an AppError code (500 for a code it does not know).
+int status_for_code(const std::string& code);
 
 class ApiHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
  public:

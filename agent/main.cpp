@@ -1,7 +1,6 @@
 // fun-ai-runtime-agent: the Runtime-Agent of a Fun AI Studio runtime node.
 // Lifecycle (options, settings, logging, signals) is Poco's ServerApplication; the work is done
-// by DeployService behind the HTTP API, with the heartbeat and the reconciler beside it.
-#include <Poco/File.h>
+// by the Agent (agent.h).
 #include <Poco/Logger.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
@@ -12,20 +11,10 @@
 
 #include <fstream>
 #include <iostream>
-#include <memory>
 
-#include "deploy_service.h"
-#include "heartbeat.h"
-#include "http_api.h"
-#include "http_server.h"
+#include "agent.h"
 #include "logging.h"
-#include "metrics.h"
-#include "node_health.h"
-#include "podman/client.h"
-#include "reconciler.h"
-#include "startup_pages.h"
 #include "settings.h"
-#include "traefik/route_dir.h"
 
 #ifndef FUNAI_VERSION
 #define FUNAI_VERSION "0.0.0"
@@ -100,64 +89,19 @@ class AgentApplication : public Poco::Util::ServerApplication {
     auto& log = Poco::Logger::get("main");
     log.information(std::string("fun-ai-runtime-agent ") + FUNAI_VERSION + " starting; podman at " + settings.podman_socket);
 
-    podman::Client podman(settings.podman_socket);
-    podman.on_error([](const std::string& call) { metrics().podman_error(call); });
-    std::unique_ptr<traefik::RouteDir> routes;
-    if (settings.traefik_enable) {
-      try {
-        Poco::File(settings.traefik_dynamic_dir).createDirectories();
-      } catch (const std::exception& e) {
-        log.error("cannot create routing directory " + settings.traefik_dynamic_dir + ": " + e.what());
-      }
-      routes = std::make_unique<traefik::RouteDir>(settings.traefik_dynamic_dir);
-    } else {
-      log.warning("RUNTIME_TRAEFIK_ENABLE=false: no routing files are written");
-    }
-
-    DeployService service(settings, podman, routes.get());
-    Heartbeat heartbeat(settings, podman);
-    Reconciler reconciler(settings, podman, routes.get(), service);
-    service.on_change([&heartbeat] { heartbeat.trigger(); });
-    NodeHealth health(settings, podman, routes.get(), heartbeat);
-
-    std::unique_ptr<HttpServer> server;
+    Agent agent(settings);
     try {
-      HttpServerOptions options;
-      options.host = settings.host;
-      options.port = settings.port;
-      options.threads = settings.http_threads;
-      Poco::Net::HTTPRequestHandlerFactory::Ptr factory(
-          new ApiHandlerFactory(settings.token, api_endpoints(settings, service, [&health] { return health.deep(); })));
-      server = std::make_unique<HttpServer>(options, factory);
-      server->start();
+      agent.start_server();
     } catch (const std::exception& e) {
       log.fatal("cannot listen on " + settings.host + ":" + std::to_string(settings.port) + ": " + e.what());
       return EXIT_UNAVAILABLE;
     }
-    log.information("listening on " + settings.host + ":" + std::to_string(server->port()));
-    heartbeat.start();
-    reconciler.on_first_pass([&log, release = settings.release_startup_pages] {
-      if (!release) {
-        log.information("start-up pages kept: FUNAI_RELEASE_STARTUP_PAGES=false");
-        return;
-      }
-      auto r = release_startup_pages();
-      if (!r.error.empty())
-        log.warning("start-up pages kept: " + r.error);
-      else
-        log.information("start-up pages of " + std::to_string(r.mappings) + " library mappings released; resident " +
-                        std::to_string(r.rss_before_kb) + " kB -> " + std::to_string(r.rss_after_kb) + " kB");
-    });
-    reconciler.start();
-    service.images().start();
+    log.information("listening on " + settings.host + ":" + std::to_string(agent.port()));
+    agent.start_background();
 
     waitForTerminationRequest();
     log.information("shutting down: finishing requests in flight");
-    server->stop(std::chrono::seconds(25));
-    reconciler.stop();
-    service.images().stop();
-    heartbeat.stop();
-    service.retire_pending_now();
+    agent.stop(std::chrono::seconds(25));
     log.information("stopped");
     return EXIT_OK;
   }

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 
+#include "app_containers.h"
 #include "app_labels.h"
 #include "metrics.h"
 #include "podman/events.h"
@@ -53,11 +54,6 @@ bool down_for_at_least(const pc::State& state, std::chrono::milliseconds settle)
   return finished->elapsed() >= static_cast<Poco::Timestamp::TimeDiff>(settle.count()) * 1000;
 }
 
-std::string label_of(const pc::Container& c, const char* key) {
-  auto it = c.labels.find(key);
-  return it == c.labels.end() ? "" : it->second;
-}
-
 }  // namespace
 
 namespace {
@@ -91,8 +87,8 @@ std::string ReconcileSummary::describe() const {
          (apps_failed ? "; " + std::to_string(apps_failed) + " app(s) failed" : "");
 }
 
-Reconciler::Reconciler(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes, DeployService& service)
-    : settings_(settings), podman_(podman), routes_(routes), service_(service) {}
+Reconciler::Reconciler(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes, AppParts& parts)
+    : settings_(settings), podman_(podman), routes_(routes), parts_(parts) {}
 
 Reconciler::~Reconciler() { stop(); }
 
@@ -159,12 +155,12 @@ ReconcileSummary Reconciler::run_once() {
   if (routes_) {
     for (const auto& app_id : routes_->list()) {
       if (ids_by_app.count(app_id)) continue;
-      if (!service_.try_claim(app_id)) continue;
+      auto claim = parts_.locks.try_acquire(app_id);
+      if (!claim) continue;
       // Re-check under the claim: a deploy may have finished since the list.
       bool has_container = !pc::list(podman_, {labels::managed_filter(), labels::app_filter(app_id)}).empty();
       if (!has_container && routes_->remove(app_id)) ++summary.routes_removed;
-      service_.invalidate(app_id);
-      service_.release(app_id);
+      parts_.statuses.invalidate(app_id);
     }
   }
   record(summary);
@@ -174,43 +170,34 @@ ReconcileSummary Reconciler::run_once() {
 
 void Reconciler::reconcile_listed_app(const std::string& app_id, const std::vector<std::string>& ids,
                                       ReconcileSummary& summary) {
-  if (!service_.try_claim(app_id)) return;  // a deploy or stop is at work on it
-  try {
-    std::vector<pc::Container> containers;
-    for (const auto& id : ids) {
-      try {
-        containers.push_back(pc::inspect(podman_, id));
-      } catch (const podman::NotFound&) {
-      }
+  auto claim = parts_.locks.try_acquire(app_id);
+  if (!claim) return;  // a deploy or stop is at work on it
+  std::vector<pc::Container> containers;
+  for (const auto& id : ids) {
+    try {
+      containers.push_back(pc::inspect(podman_, id));
+    } catch (const podman::NotFound&) {
     }
-    reconcile_containers(app_id, std::move(containers), summary, true);
-  } catch (...) {
-    service_.release(app_id);
-    throw;
   }
-  service_.release(app_id);
+  reconcile_containers(app_id, std::move(containers), summary, true);
 }
 
 ReconcileSummary Reconciler::reconcile_app(const std::string& app_id) {
   ReconcileSummary summary;
-  if (!service_.try_claim(app_id)) {
+  auto claim = parts_.locks.try_acquire(app_id);
+  if (!claim) {
     summary.apps_busy = 1;
     return summary;
   }
-  try {
-    auto containers = service_.containers_of(app_id);
-    summary.apps = 1;
-    service_.invalidate(app_id);
-    if (containers.empty()) {
-      if (routes_ && routes_->remove(app_id)) ++summary.routes_removed;
-    } else {
-      reconcile_containers(app_id, std::move(containers), summary, false);
-    }
-  } catch (...) {
-    service_.release(app_id);
-    throw;
+  auto containers = containers_of(podman_, app_id);
+  summary.apps = 1;
+  parts_.statuses.invalidate(app_id);
+  if (containers.empty()) {
+    if (routes_ && routes_->remove(app_id)) ++summary.routes_removed;
+  } else {
+    reconcile_containers(app_id, std::move(containers), summary, false);
   }
-  service_.release(app_id);
+  claim.release();
   record(summary);
   if (summary.changed()) logger().information("reconciled app " + app_id + ": " + summary.describe());
   return summary;
@@ -219,12 +206,10 @@ ReconcileSummary Reconciler::reconcile_app(const std::string& app_id) {
 void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc::Container> containers,
                                       ReconcileSummary& summary, bool start_stopped) {
   // Containers in their grace period belong to the retirer.
-  containers.erase(std::remove_if(containers.begin(), containers.end(), [&](const pc::Container& c) { return service_.retiring(c); }),
+  containers.erase(std::remove_if(containers.begin(), containers.end(), [&](const pc::Container& c) { return parts_.retirer.retiring(c); }),
                    containers.end());
   if (containers.empty()) return;
-  std::sort(containers.begin(), containers.end(), [](const pc::Container& a, const pc::Container& b) {
-    return label_of(a, labels::kDeployId) > label_of(b, labels::kDeployId);
-  });
+  sort_newest_first(containers);
 
   std::optional<traefik::Route> current;
   if (routes_) {
@@ -237,7 +222,7 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
   const pc::Container* keep = nullptr;
   if (current)
     for (const auto& c : containers) {
-      auto r = service_.route_for(c);
+      auto r = route_for(settings_, c);
       if (c.state.running && r && r->upstreams == current->upstreams) keep = &c;
     }
   if (!keep)
@@ -250,7 +235,7 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
 
   for (const auto& c : containers) {
     if (&c == keep) continue;
-    pc::remove(podman_, c.id, true, static_cast<unsigned>(settings_.stop_timeout_seconds));
+    force_remove(podman_, settings_, c.id);
     ++summary.containers_removed;
   }
 
@@ -259,9 +244,9 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
   // us back. Event-driven passes never start a container; full passes only one that stays down.
   if (!kept.state.running && !(start_stopped && down_for_at_least(kept.state, start_stopped_after))) return;
   if (!kept.state.running) {
-    service_.ensure_network();
+    parts_.network.ensure();
     pc::start(podman_, kept.id);
-    service_.pin_bridge();
+    parts_.network.pin_bridge();
     ++summary.containers_started;
     kept = pc::inspect(podman_, kept.id);
   }
@@ -275,10 +260,10 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
     }
   }
   if (routes_) {
-    auto route = service_.route_for(kept);
+    auto route = route_for(settings_, kept);
     if (route && routes_->write(*route)) ++summary.routes_written;
   }
-  service_.invalidate(app_id);
+  parts_.statuses.invalidate(app_id);
 }
 
 void Reconciler::periodic_loop() {
@@ -314,11 +299,6 @@ void Reconciler::periodic_loop() {
     } catch (const std::exception& e) {
       logger().error(std::string("reconcile failed: ") + e.what());
     }
-    if (now >= next_full && first_pass_done_) {
-      auto done = std::move(first_pass_done_);
-      first_pass_done_ = nullptr;
-      done();
-    }
     lock.lock();
     if (now >= next_full) next_full = clock::now() + std::chrono::seconds(settings_.reconcile_seconds);
     if (!deferred.empty() && retry_at == clock::time_point::max()) retry_at = clock::now() + std::chrono::milliseconds(250);
@@ -342,7 +322,7 @@ void Reconciler::events_loop() {
           [&](const podman::events::Event& e) {
             auto app = e.attributes.find(labels::kAppId);
             if (app != e.attributes.end()) {
-              service_.invalidate(app->second);
+              parts_.statuses.invalidate(app->second);
               std::lock_guard<std::mutex> lock(mutex_);
               pending_apps_.insert(app->second);
               wake_.notify_all();

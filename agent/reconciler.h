@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "deploy_service.h"
+#include "app_parts.h"
 #include "podman/client.h"
 #include "settings.h"
 #include "traefik/route_dir.h"
@@ -42,13 +42,10 @@ struct ReconcileSummary {
 
 class Reconciler {
  public:
-  Reconciler(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes, DeployService& service);
+  Reconciler(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes, AppParts& parts);
   ~Reconciler();
 
   void start();  // runs a pass now, then periodically and on events
-  // Called once, on the reconciler's thread, when the first full pass has ended (well or not):
-  // the agent's start-up work is done then. Set before start().
-  void on_first_pass(std::function<void()> callback) { first_pass_done_ = std::move(callback); }
   void stop();
 
   // One pass over every app. Throws podman::Unreachable when Podman is down.
@@ -79,7 +76,7 @@ class Reconciler {
   const Settings& settings_;
   podman::Client& podman_;
   traefik::RouteDir* routes_;
-  DeployService& service_;
+  AppParts& parts_;
 
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -87,7 +84,6 @@ class Reconciler {
   bool stopping_ = false;
   std::atomic<bool> stop_events_{false};
   std::atomic<bool> events_connected_{false};
-  std::function<void()> first_pass_done_;
   std::thread periodic_;
   std::thread events_;
 };

@@ -229,6 +229,7 @@ const std::vector<Key>& keys() {
          else return "must be always, newer, missing or never, got '" + v + "'";
          return "";
        }},
+      {"RUNTIME_APP_LOCK_WAIT_SECONDS", "60", false, int_in(&Settings::app_lock_wait_seconds, 1, 3600)},
       {"RUNTIME_PULL_TIMEOUT_SECONDS", "300", false, int_in(&Settings::pull_timeout_seconds, 1, 7200)},
       {"RUNTIME_IMAGE_GC_SECONDS", "3600", false, int_in(&Settings::image_gc_seconds, 0, 604800)},
       {"REGISTRY_URL", "", false,
@@ -260,7 +261,6 @@ const std::vector<Key>& keys() {
          return "";
        }},
       {"FUNAI_LOG_MAX_HISTORY_DAYS", "30", false, int_in(&Settings::log_max_history_days, 1, 3650)},
-      {"FUNAI_RELEASE_STARTUP_PAGES", "true", false, boolean(&Settings::release_startup_pages)},
   };
   return table;
 }

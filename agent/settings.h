@@ -68,6 +68,7 @@ struct Settings {
   bool registry_insecure = false;   // pull from REGISTRY_URL's host without TLS
   std::string registry_auth_file;   // auth.json for other registries
   int pull_timeout_seconds = 300;
+  int app_lock_wait_seconds = 60;   // how long a deploy, stop or delete waits for an app held by another
   int image_gc_seconds = 3600;      // 0 = no periodic sweep
   bool cleanup_images_on_stop = false;
 
@@ -75,7 +76,6 @@ struct Settings {
   int64_t log_max_file_size_bytes = 50 * 1024 * 1024;
   int log_max_history_days = 30;
 
-  bool release_startup_pages = true;
 };
 
 // A syntax error in an EnvironmentFile, with its line number.

@@ -335,7 +335,7 @@ BOOST_AUTO_TEST_CASE(status_is_cached_briefly_and_follows_changes_made_outside_t
   FUNAI_REQUIRE_STATUS(deploy("7", app, testing::kHttpdImage), 200);
   BOOST_TEST(status(app, "7")["running"] == true);
   pc::stop(agent.podman, "rt-u-7-" + app, 1);  // behind the agent's back, no events consumer here
-  std::this_thread::sleep_for(agent::DeployService::kStatusCacheTtl + std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(agent::AppStatusReader::kCacheTtl + std::chrono::milliseconds(100));
   BOOST_TEST(status(app, "7")["running"] == false);
   BOOST_TEST(post("stop", "7", app).status == 200);  // the agent's own changes show at once
   BOOST_TEST(status(app, "7")["exists"] == false);

@@ -74,7 +74,7 @@ BOOST_AUTO_TEST_CASE(podman_killed_during_a_deploy_gives_an_error_and_a_reconcil
 
   service = std::make_unique<testing::PodmanService>(socket);
   service->start();
-  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), agent.parts);
   reconciler.run_once();
   auto left = pc::list(agent.podman, {agent::labels::app_filter(app)});
   BOOST_REQUIRE(left.size() == 1u);
@@ -128,5 +128,71 @@ BOOST_AUTO_TEST_CASE(a_full_routing_directory_leaves_no_partial_file_and_the_old
   for (auto& name : {std::string("filler.bin"), traefik::RouteDir::file_name(app)}) entries += std::ifstream(routing.path() + "/" + name).good();
   BOOST_TEST(entries == 2u);
   BOOST_TEST(containers_of(agent.podman, app) == 1u);
+  testing::remove_app_containers(agent.podman, app);
+}
+
+// A reconcile pass that meets an orphan route while the routing directory is read-only fails on
+// that app; the app must not stay claimed (every later deploy, stop and delete of it used to wait
+// forever for the claim).
+BOOST_AUTO_TEST_CASE(a_reconcile_that_fails_on_an_orphan_route_leaves_the_app_free) {
+  testing::TempDir routing, logs;
+  testing::TmpfsMount fs(routing.path(), "size=1m");
+  if (!fs.mounted) {
+    std::cout << "SKIPPED: mounting a tmpfs needs CAP_SYS_ADMIN\n";
+    return;
+  }
+  auto settings = testing::test_settings(routing.path(), logs.path());
+  settings.app_lock_wait_seconds = 5;
+  testing::AgentUnderTest agent(settings);
+  std::string app = testing::unique_id("o");
+  agent.routes->write({app, "/apps/" + app, {"http://10.255.255.1:8080"}, {}, std::nullopt});  // no container: an orphan
+  BOOST_REQUIRE(::mount("tmpfs", routing.path().c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, "size=1m") == 0);
+
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), agent.parts);
+  BOOST_CHECK_THROW(reconciler.run_once(), std::exception);  // the orphan route cannot be removed
+  BOOST_TEST(!agent.parts.locks.held(app));
+
+  auto answers_at_once = [&](const std::string& what, const std::string& path, const std::string& body) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = agent.call("POST", path, body, std::chrono::milliseconds(20000));
+    BOOST_TEST(r.status != 0, what << ": no answer");
+    BOOST_TEST(r.status != 409, what << ": " << r.body);
+    BOOST_TEST(testing::seconds_since(t0) < 3.0, what << " took " << testing::seconds_since(t0) << " s: " << r.body);
+    return r;
+  };
+  const std::string ref = R"({"userId":"7","appId":")" + app + R"("})";
+  auto deploy = answers_at_once("deploy", "/agent/apps/deploy", body_for(app, testing::kHttpdImage));
+  BOOST_TEST(json::parse(deploy.body)["code"] == "routing_write_failed", deploy.body);
+  answers_at_once("stop", "/agent/apps/stop", ref);
+  answers_at_once("delete", "/agent/apps/delete", ref);
+
+  BOOST_REQUIRE(::mount("tmpfs", routing.path().c_str(), "tmpfs", MS_REMOUNT, "size=1m") == 0);
+  FUNAI_REQUIRE_STATUS(answers_at_once("deploy", "/agent/apps/deploy", body_for(app, testing::kHttpdImage)), 200);
+  FUNAI_REQUIRE_STATUS(answers_at_once("stop", "/agent/apps/stop", ref), 200);
+  FUNAI_REQUIRE_STATUS(answers_at_once("delete", "/agent/apps/delete", ref), 200);
+  testing::remove_app_containers(agent.podman, app);
+}
+
+// Waiting for an app that another operation holds has a limit: 409 app_busy, not a hang.
+BOOST_AUTO_TEST_CASE(an_app_held_too_long_answers_app_busy_after_the_wait_limit) {
+  testing::TempDir routing, logs;
+  auto settings = testing::test_settings(routing.path(), logs.path());
+  settings.app_lock_wait_seconds = 1;
+  testing::AgentUnderTest agent(settings);
+  std::string app = testing::unique_id("b");
+  auto held = agent.parts.locks.acquire(app, agent::AppLocks::Holder::other, std::chrono::seconds(1));  // a stuck holder
+  for (const auto& path : {"/agent/apps/stop", "/agent/apps/delete"}) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = agent.call("POST", path, R"({"userId":"7","appId":")" + app + R"("})");
+    BOOST_TEST(r.status == 409, r.body);
+    BOOST_TEST(json::parse(r.body)["code"] == "app_busy", r.body);
+    BOOST_TEST(testing::seconds_since(t0) >= 0.9);
+    BOOST_TEST(testing::seconds_since(t0) < 3.0);
+  }
+  auto r = agent.call("POST", "/agent/apps/deploy", body_for(app, testing::kHttpdImage));
+  BOOST_TEST(r.status == 409, r.body);
+  BOOST_TEST(json::parse(r.body)["code"] == "app_busy", r.body);
+  held.release();
+  FUNAI_REQUIRE_STATUS(agent.call("POST", "/agent/apps/deploy", body_for(app, testing::kHttpdImage)), 200);
   testing::remove_app_containers(agent.podman, app);
 }

@@ -31,8 +31,9 @@ struct ServerFixture {
     settings.traefik_dynamic_dir = routing.path();
     configure_logging(settings, false);
     routes = std::make_unique<traefik::RouteDir>(routing.path());
-    service = std::make_unique<DeployService>(settings, podman, routes.get());
-    auto endpoints = api_endpoints(settings, *service, nullptr);
+    parts = std::make_unique<AppParts>(settings, podman, routes.get());
+    service = std::make_unique<DeployService>(settings, podman, routes.get(), *parts);
+    auto endpoints = api_endpoints(settings, *service, parts->statuses, podman, nullptr);
     endpoints.push_back({"GET", "/test/slow", false, false, [](const Call&) -> Reply {
                            std::this_thread::sleep_for(std::chrono::milliseconds(1500));
                            return {200, {{"slow", true}}, ""};
@@ -77,6 +78,7 @@ struct ServerFixture {
   Settings settings;
   podman::Client podman;
   std::unique_ptr<traefik::RouteDir> routes;
+  std::unique_ptr<AppParts> parts;
   std::unique_ptr<DeployService> service;
   std::unique_ptr<HttpServer> server;
 };

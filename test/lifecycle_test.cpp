@@ -218,7 +218,7 @@ BOOST_FIXTURE_TEST_CASE(a_hanging_receiver_never_delays_the_api, AppFixture) {
   BOOST_TEST(took < 4.5);
 
   heartbeat.start();
-  agent.service->on_change([&] { heartbeat.trigger(); });
+  agent.service.on_change([&] { heartbeat.trigger(); });
   std::string app = new_app();
   for (int i = 0; i < 5; ++i) {
     t0 = std::chrono::steady_clock::now();
@@ -235,7 +235,7 @@ BOOST_FIXTURE_TEST_CASE(a_hanging_receiver_never_delays_the_api, AppFixture) {
 // ---------------------------------------------------------------------------------- reconcile
 
 BOOST_FIXTURE_TEST_CASE(reconcile_removes_routes_of_apps_without_containers_and_leftover_temporaries, AppFixture) {
-  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), agent.parts);
   std::string live = new_app();
   deploy(live);
   traefik::Route orphan{"orphan" + live, "/apps/orphan" + live, {"http://10.89.0.250:3000"}, {}, std::nullopt};
@@ -256,7 +256,7 @@ BOOST_FIXTURE_TEST_CASE(reconcile_removes_routes_of_apps_without_containers_and_
 }
 
 BOOST_FIXTURE_TEST_CASE(reconcile_restores_a_missing_route_and_starts_a_stopped_app, AppFixture) {
-  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), agent.parts);
   std::string app = new_app();
   deploy(app);
   agent.routes->remove(app);
@@ -278,7 +278,7 @@ BOOST_FIXTURE_TEST_CASE(reconcile_restores_a_missing_route_and_starts_a_stopped_
 }
 
 BOOST_FIXTURE_TEST_CASE(reconcile_keeps_the_routed_container_and_removes_duplicates, AppFixture) {
-  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), agent.parts);
   std::string app = new_app();
   deploy(app);
   std::string routed = upstream(app);
@@ -303,7 +303,7 @@ BOOST_FIXTURE_TEST_CASE(reconcile_keeps_the_routed_container_and_removes_duplica
 
 BOOST_FIXTURE_TEST_CASE(a_full_pass_repairs_many_apps_at_once_and_counts_every_repair, AppFixture) {
   // A pass works on several apps at a time: no app may be missed, no repair lost from the summary.
-  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), agent.parts);
   std::vector<std::string> unrouted, stopped;
   for (int i = 0; i < 5; ++i) unrouted.push_back(new_app());
   for (int i = 0; i < 5; ++i) stopped.push_back(new_app());
@@ -326,7 +326,7 @@ BOOST_FIXTURE_TEST_CASE(a_full_pass_repairs_many_apps_at_once_and_counts_every_r
 }
 
 BOOST_FIXTURE_TEST_CASE(an_app_that_cannot_be_repaired_does_not_keep_the_others_from_being_repaired, AppFixture) {
-  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), agent.parts);
   std::string broken = new_app(), fine = new_app();
   deploy(fine);
   agent.routes->remove(fine);
@@ -354,7 +354,7 @@ BOOST_FIXTURE_TEST_CASE(an_app_that_cannot_be_repaired_does_not_keep_the_others_
 }
 
 BOOST_FIXTURE_TEST_CASE(a_restarted_container_with_a_new_ip_is_rerouted_within_2_seconds, AppFixture) {
-  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), agent.parts);
   reconciler.start();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the events stream is connected
   std::string app = new_app();
@@ -377,7 +377,7 @@ BOOST_FIXTURE_TEST_CASE(a_restarted_container_with_a_new_ip_is_rerouted_within_2
 // failed ("runc start ... exit status 1", a 500). Full passes leave a container that has just
 // stopped to whoever stopped it.
 BOOST_FIXTURE_TEST_CASE(full_passes_never_break_a_podman_restart, AppFixture) {
-  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), agent.parts);
   std::string app = new_app();
   deploy(app);
   std::atomic<bool> done{false};
@@ -410,7 +410,7 @@ BOOST_AUTO_TEST_CASE(the_events_stream_reconnects_after_podman_restarts) {
   auto settings = testing::test_settings(routing.path(), logs.path());
   settings.podman_socket = service->endpoint();
   testing::AgentUnderTest agent(settings);
-  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), *agent.service);
+  agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), agent.parts);
   reconciler.start();
   std::string app = testing::unique_id("ev");
   auto r = agent.call("POST", "/agent/apps/deploy",
@@ -545,49 +545,3 @@ BOOST_AUTO_TEST_CASE(sigkill_after_the_switch_before_retiring_the_old_container_
   crash_during_redeploy_then_restart("after_switch");
 }
 
-namespace {
-
-// Waits up to 10 s for a line of the agent's console log that contains `text`; "" if none came.
-std::string wait_for_log_line(const std::string& log_dir, const std::string& text) {
-  auto t0 = std::chrono::steady_clock::now();
-  while (seconds_since(t0) < 10) {
-    std::ifstream in(log_dir + "/console.log");
-    std::string line;
-    while (std::getline(in, line))
-      if (line.find(text) != std::string::npos) return line;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return "";
-}
-
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(after_its_first_pass_the_agent_hands_back_start_up_pages_and_serves_as_before) {
-  testing::TempDir routing, logs;
-  int port = testing::free_port();
-  auto env = testing::agent_env(port, "pages-token", routing.path(), logs.path());
-  std::map<std::string, std::string> headers = {{"X-Runtime-Token", "pages-token"}, {"Content-Type", "application/json"}};
-  std::string app = testing::unique_id("pg");
-  {
-    testing::AgentProcess agent(env, port);
-    auto line = wait_for_log_line(logs.path(), "start-up pages");
-    long before = 0, after = 0;
-    auto at = line.find("resident ");
-    BOOST_REQUIRE_MESSAGE(at != std::string::npos, "no release logged: '" << line << "'");
-    BOOST_REQUIRE(std::sscanf(line.c_str() + at, "resident %ld kB -> %ld kB", &before, &after) == 2);
-    BOOST_TEST(after < before);
-    // Everything the agent does afterwards reads its code back in as needed.
-    auto body = R"({"userId":"7","appId":")" + app + R"(","image":")" + testing::kHttpdImage + R"(","containerPort":8080})";
-    BOOST_TEST(testing::http("POST", agent.url("/agent/apps/deploy"), body, headers).status == 200);
-    auto status = testing::http("GET", agent.url("/agent/apps/status?appId=" + app), "", headers);
-    BOOST_REQUIRE_MESSAGE(status.status == 200, status.body);
-    BOOST_TEST(json::parse(status.body)["running"] == true, status.body);
-    BOOST_TEST(testing::http("POST", agent.url("/agent/apps/stop"), R"({"userId":"7","appId":")" + app + R"("})", headers).status == 200);
-    BOOST_TEST(agent.terminate() == 0);
-  }
-  env["FUNAI_RELEASE_STARTUP_PAGES"] = "false";
-  std::ofstream(logs.path() + "/console.log", std::ios::trunc).close();
-  testing::AgentProcess kept(env, port);
-  auto line = wait_for_log_line(logs.path(), "start-up pages");
-  BOOST_TEST(line.find("start-up pages kept: FUNAI_RELEASE_STARTUP_PAGES=false") != std::string::npos, line);
-}

@@ -138,6 +138,7 @@ struct RegistryFixture {
     s.registry_username = reg("REGISTRY_USER");
     s.registry_password = reg("REGISTRY_PASSWORD");
     s.retire_grace_seconds = 1;
+    s.ready_timeout_seconds = 20;  // not what these tests measure: room for a loaded machine
     return s;
   }
   std::string new_app() {
@@ -388,7 +389,7 @@ BOOST_AUTO_TEST_CASE(the_sweep_removes_only_unused_untagged_images_of_the_apps) 
   }
   BOOST_TEST(untagged_of(repository(image)) == 1u);
   BOOST_TEST(untagged_of(stray_repo) == 1u);
-  BOOST_TEST(agent.service->images().sweep() >= 1);
+  BOOST_TEST(agent.parts.images.sweep() >= 1);
   BOOST_TEST(untagged_of(repository(image)) == 0u);
   BOOST_TEST(untagged_of(stray_repo) == 1u);  // never an image the agent's apps did not use
   BOOST_TEST(served(app) == "kept\n");  // nor one in use

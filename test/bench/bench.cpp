@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "deploy_service.h"
+#include "app_parts.h"
 #include "podman/containers.h"
 #include "reconciler.h"
 #include "test_support.h"
@@ -41,7 +41,7 @@ struct Options {
   std::string network;
   std::string routing_dir;
   int agent_pid = 0;
-  std::vector<double> rss_kept_kb;  // idle RSS samples of the same agent with FUNAI_RELEASE_STARTUP_PAGES=false
+  int podman_pid = 0;  // the podman system service the agent drives: the memory baseline
   int n = 10;
   int load_seconds = 3;
   int many_apps = 100;
@@ -94,22 +94,20 @@ bool accepts(const std::string& ip, int port) {
   }
 }
 
-long smaps_kb(int pid, const std::string& key) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/smaps_rollup");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
-  return -1;
-}
-
-// n samples of a process's resident set in MB, 100 ms apart.
-Stats rss_mb(int pid, int n) {
-  Stats stats;
+// n samples of a process's memory in MB, 100 ms apart: USS (private), PSS and RSS.
+struct Memory {
+  Stats uss, pss, rss;
+};
+Memory memory_mb(int pid, int n) {
+  Memory m;
   for (int i = 0; i < n; ++i) {
     if (i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    stats.values.push_back(static_cast<double>(testing::rss_kb(pid)) / 1024.0);
+    auto kb = testing::memory_kb(pid);
+    m.uss.values.push_back(static_cast<double>(kb.uss) / 1024.0);
+    m.pss.values.push_back(static_cast<double>(kb.pss) / 1024.0);
+    m.rss.values.push_back(static_cast<double>(kb.rss) / 1024.0);
   }
-  return stats;
+  return m;
 }
 
 testing::HttpResult agent_call(const std::string& method, const std::string& path, const std::string& body = "",
@@ -247,11 +245,7 @@ int main(int argc, char** argv) {
     else if (k == "--network") opt.network = v;
     else if (k == "--routing-dir") opt.routing_dir = v;
     else if (k == "--agent-pid") opt.agent_pid = std::stoi(v);
-    else if (k == "--rss-kept-kb") {
-      std::istringstream in(v);
-      for (std::string kb; std::getline(in, kb, ',');)
-        if (!kb.empty()) opt.rss_kept_kb.push_back(std::stod(kb));
-    }
+    else if (k == "--podman-pid") opt.podman_pid = std::stoi(v);
     else if (k == "--n") opt.n = std::stoi(v);
     else if (k == "--load-seconds") opt.load_seconds = std::stoi(v);
     else if (k == "--apps") opt.many_apps = std::stoi(v);
@@ -262,11 +256,8 @@ int main(int argc, char** argv) {
   const int n = opt.n;
   std::cerr << "bench: N=" << n << ", load " << opt.load_seconds << " s at 16 connections, " << opt.many_apps << " apps\n";
 
-  Stats rss_idle = rss_mb(opt.agent_pid, n);
-  Stats rss_kept;
-  for (double kb : opt.rss_kept_kb) rss_kept.values.push_back(kb / 1024.0);
-  long pss_idle = smaps_kb(opt.agent_pid, "Pss");
-  long anon_idle = smaps_kb(opt.agent_pid, "Anonymous");
+  Memory idle = memory_mb(opt.agent_pid, n);
+  Memory podman_idle = memory_mb(opt.podman_pid, n);
 
   // Warm-up: the network exists, the image is in the page cache, for both sides.
   agent_call("POST", "/agent/apps/deploy", deploy_body("warm", testing::kHttpdImage));
@@ -408,7 +399,7 @@ int main(int argc, char** argv) {
 
   // 5. memory with many apps, and reconcile time.
   std::cerr << "bench: " << opt.many_apps << " apps\n";
-  Stats rss_30;
+  Memory with_30;
   Stats deploy_many;
   for (int i = 0; i < opt.many_apps; ++i) {
     auto t0 = Clock::now();
@@ -417,11 +408,12 @@ int main(int argc, char** argv) {
     if (r.status != 200) std::cerr << "deploy m" << i << " failed: " << r.body << "\n";
     if (i + 1 == 30) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
-      rss_30 = rss_mb(opt.agent_pid, n);
+      with_30 = memory_mb(opt.agent_pid, n);
     }
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  Stats rss_100 = rss_mb(opt.agent_pid, n);
+  Memory with_many = memory_mb(opt.agent_pid, n);
+  Memory podman_many = memory_mb(opt.podman_pid, n);
 
   agent::Settings settings;
   settings.podman_socket = opt.socket;
@@ -429,8 +421,8 @@ int main(int argc, char** argv) {
   settings.traefik_dynamic_dir = opt.routing_dir;
   podman::Client reconcile_client(opt.socket);
   traefik::RouteDir routes(opt.routing_dir);
-  agent::DeployService service(settings, reconcile_client, &routes);
-  agent::Reconciler reconciler(settings, reconcile_client, &routes, service);
+  agent::AppParts parts(settings, reconcile_client, &routes);
+  agent::Reconciler reconciler(settings, reconcile_client, &routes, parts);
   Stats reconcile;
   Stats list;
   for (int i = 0; i < n; ++i) {
@@ -443,15 +435,22 @@ int main(int argc, char** argv) {
     list.values.push_back(ms_since(t0));
     if (listed.status != 200) std::cerr << "GET /agent/apps failed: " << listed.status << "\n";
   }
-  Stats rss_after_list = rss_mb(opt.agent_pid, n);
+  Memory after_list = memory_mb(opt.agent_pid, n);
 
-  rows.push_back({"agent RSS idle (MB)", fmt(rss_idle.median()), fmt(rss_idle.p95()), "the agent keeping its start-up pages",
-                  fmt(rss_kept.median()), fmt(rss_kept.p95()),
-                  rss_kept.values.empty() ? "" : fmt(rss_idle.median() / rss_kept.median(), 2), "≤ 15 MB"});
-  rows.push_back({"agent PSS / anonymous idle (MB)", fmt(pss_idle / 1024.0) + " / " + fmt(anon_idle / 1024.0), "", "", "", "", "", ""});
-  rows.push_back({"agent RSS, 30 apps (MB)", fmt(rss_30.median()), fmt(rss_30.p95()), "", "", "", "", ""});
-  rows.push_back({"agent RSS, " + std::to_string(opt.many_apps) + " apps (MB)", fmt(rss_100.median()), fmt(rss_100.p95()),
-                  "after reconciles and GET /agent/apps", fmt(rss_after_list.median()), fmt(rss_after_list.p95()), "", "≤ 40 MB"});
+  auto memory_row = [&](const std::string& what, const Memory& agent, const std::string& base_what, const Memory* base,
+                        const std::string& target) {
+    rows.push_back({what + ": USS (MB)", fmt(agent.uss.median()), fmt(agent.uss.p95()), base_what,
+                    base ? fmt(base->uss.median()) : "", base ? fmt(base->uss.p95()) : "",
+                    base ? fmt(agent.uss.median() / base->uss.median(), 2) : "", target});
+    rows.push_back({what + ": PSS / RSS (MB)", fmt(agent.pss.median()) + " / " + fmt(agent.rss.median()), "", base ? base_what : "",
+                    base ? fmt(base->pss.median()) + " / " + fmt(base->rss.median()) : "", "", "", ""});
+  };
+  const std::string podman_base = "`podman system service` (same run)";
+  memory_row("agent idle", idle, podman_base, opt.podman_pid ? &podman_idle : nullptr, "USS ≤ 4 MB");
+  memory_row("agent, 30 apps", with_30, "", nullptr, "");
+  memory_row("agent, " + std::to_string(opt.many_apps) + " apps", with_many, podman_base, opt.podman_pid ? &podman_many : nullptr,
+             "USS ≤ 16 MB");
+  memory_row("agent, " + std::to_string(opt.many_apps) + " apps, after reconciles and GET /agent/apps", after_list, "", nullptr, "");
   rows.push_back({"deploy with 0.." + std::to_string(opt.many_apps) + " apps running (ms)", fmt(deploy_many.median()), fmt(deploy_many.p95()), "", "", "", "", ""});
   rows.push_back({"reconcile, " + std::to_string(opt.many_apps) + " apps (ms)", fmt(reconcile.median()), fmt(reconcile.p95()), "", "", "", "", "≤ 1000 ms"});
   rows.push_back({"GET /agent/apps, " + std::to_string(opt.many_apps) + " apps (ms)", fmt(list.median()), fmt(list.p95()), "", "", "", "", ""});

@@ -28,17 +28,11 @@ start_agent() {
     "$@" "$build/agent/fun-ai-runtime-agent" >"$work/$name/agent.out" 2>&1 &
   agent_pid=$!
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/internal/health" >/dev/null 2>&1 && break; sleep 0.05; done
-  for _ in $(seq 1 200); do grep -q "start-up pages" "$work/$name/agent.out" && break; sleep 0.05; done
+  for _ in $(seq 1 200); do grep -q "reconciled\|listening on" "$work/$name/agent.out" && break; sleep 0.05; done
   # Idle, as after start: it has answered, and its threads have run their first rounds.
   curl -sf -H "X-Runtime-Token: $token" "http://127.0.0.1:$port/agent/apps/status?appId=idle" >/dev/null 2>&1 || true
   sleep 2
 }
-rss_of() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
-
-# The baseline for memory: the same agent keeping the pages its start-up touched.
-start_agent "$(free_port 17004)" kept FUNAI_RELEASE_STARTUP_PAGES=false
-rss_kept=$(for _ in $(seq 1 "${BENCH_N:-10}"); do rss_of "$agent_pid"; sleep 0.1; done | paste -sd,)
-kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
 
 port=$(free_port 17005)
 start_agent "$port" agent
@@ -71,6 +65,6 @@ trap 'stop_extra; cleanup' EXIT
 
 echo "== fun-ai-studio-runtime bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), $(podman --version)"
 "$build/test/funai_bench" --agent "http://127.0.0.1:$port" --token "$token" --socket "unix://$dir/podman.sock" \
-  --fixture-dir "$dir" --network funai-bench-net --routing-dir "$dynamic" --agent-pid "$agent_pid" --rss-kept-kb "$rss_kept" \
+  --fixture-dir "$dir" --network funai-bench-net --routing-dir "$dynamic" --agent-pid "$agent_pid" --podman-pid "$(cat "$dir/service.pid")" \
   --n "${BENCH_N:-10}" --apps "${BENCH_APPS:-100}" --load-seconds "${BENCH_LOAD_SECONDS:-3}" \
   --pulling-agent "http://127.0.0.1:$pull_port" --registry-image "$registry/bench/u7-appbig:latest"

@@ -28,7 +28,6 @@
 #include "http_api.h"
 #include "metrics.h"
 #include "podman/containers.h"
-#include "startup_pages.h"
 
 namespace testing {
 
@@ -102,24 +101,7 @@ agent::Settings test_settings(const std::string& routing_dir, const std::string&
   return s;
 }
 
-AgentUnderTest::AgentUnderTest(agent::Settings s) : settings(std::move(s)), podman(settings.podman_socket) {
-  podman.on_error([](const std::string& call) { agent::metrics().podman_error(call); });
-  if (settings.traefik_enable) routes = std::make_unique<traefik::RouteDir>(settings.traefik_dynamic_dir);
-  service = std::make_unique<agent::DeployService>(settings, podman, routes.get());
-  agent::HttpServerOptions options;
-  options.host = settings.host;
-  options.port = settings.port;
-  options.threads = settings.http_threads;
-  Poco::Net::HTTPRequestHandlerFactory::Ptr factory(
-      new agent::ApiHandlerFactory(settings.token, agent::api_endpoints(settings, *service, nullptr)));
-  server = std::make_unique<agent::HttpServer>(options, factory);
-  server->start();
-}
-
-AgentUnderTest::~AgentUnderTest() {
-  server->stop(std::chrono::seconds(5));
-  service->retire_pending_now();
-}
+AgentUnderTest::AgentUnderTest(agent::Settings s) : agent::Agent(std::move(s)) { start_server(); }
 
 std::string AgentUnderTest::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(server->port()) + path;
@@ -226,7 +208,23 @@ int free_port() {
   return s.address().port();
 }
 
-long rss_kb(int pid) { return agent::resident_kb(pid); }
+MemoryKb memory_kb(int pid) {
+  MemoryKb m;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string key;
+  long kb = 0;
+  while (in >> key) {
+    if (key.back() != ':' || !(in >> kb)) {
+      in.clear();
+      in.ignore(1 << 20, '\n');
+      continue;
+    }
+    if (key == "Rss:") m.rss = kb;
+    else if (key == "Pss:") m.pss = kb;
+    else if (key == "Private_Clean:" || key == "Private_Dirty:") m.uss += kb;
+  }
+  return m;
+}
 
 GatewaySimulator::GatewaySimulator(traefik::RouteDir& routes, std::string app) : routes_(routes), app_(std::move(app)) {
   applied_ = routed_upstream(routes_, app_);

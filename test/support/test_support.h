@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent.h"
 #include "deploy_service.h"
 #include "http_server.h"
 #include "podman/client.h"
@@ -83,21 +84,14 @@ HttpResult http(const std::string& method, const std::string& url, const std::st
 // short grace and stop timeouts.
 agent::Settings test_settings(const std::string& routing_dir, const std::string& log_dir);
 
-// The agent, in this process: the real HTTP server, DeployService and routing directory.
-class AgentUnderTest {
- public:
-  explicit AgentUnderTest(agent::Settings settings);
-  ~AgentUnderTest();
+// The agent, in this process: the same graph as the executable's (agent::Agent), its HTTP server
+// on an ephemeral port; heartbeat, reconciler and image sweep not started (tests run their own).
+struct AgentUnderTest : agent::Agent {
+  explicit AgentUnderTest(agent::Settings s);
 
   std::string url(const std::string& path) const;
   HttpResult call(const std::string& method, const std::string& path, const std::string& body = "",
                   std::chrono::milliseconds timeout = std::chrono::milliseconds(30000)) const;
-
-  agent::Settings settings;
-  podman::Client podman;
-  std::unique_ptr<traefik::RouteDir> routes;
-  std::unique_ptr<agent::DeployService> service;
-  std::unique_ptr<agent::HttpServer> server;
 };
 
 // A second `podman system service` over the fixture's storage, on a socket of its own, that a test
@@ -137,8 +131,16 @@ class AgentProcess {
 // A TCP port nothing listens on right now.
 int free_port();
 
-// The resident set size of a process, in KiB.
-long rss_kb(int pid);
+// A process's memory in KiB (/proc/PID/smaps_rollup): resident (RSS), proportional (PSS: shared
+// pages divided among the processes that map them) and unique (USS: private pages, what ending
+// the process would give back).
+struct MemoryKb {
+  long rss = 0;
+  long pss = 0;
+  long uss = 0;
+};
+MemoryKb memory_kb(int pid);
+inline long rss_kb(int pid) { return memory_kb(pid).rss; }
 
 // Follows an app's routing file as Traefik does (re-reads it on change, applies a change only 2 s
 // later: the file provider's throttle) while a client requests the app through it continuously,

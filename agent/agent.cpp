@@ -1,0 +1,72 @@
+#include "agent.h"
+
+#include <Poco/File.h>
+#include <Poco/Logger.h>
+
+#include "http_api.h"
+#include "metrics.h"
+
+namespace agent {
+namespace {
+
+std::unique_ptr<traefik::RouteDir> routing_directory(const Settings& settings) {
+  if (!settings.traefik_enable) {
+    Poco::Logger::get("main").warning("RUNTIME_TRAEFIK_ENABLE=false: no routing files are written");
+    return nullptr;
+  }
+  try {
+    Poco::File(settings.traefik_dynamic_dir).createDirectories();
+  } catch (const std::exception& e) {
+    Poco::Logger::get("main").error("cannot create routing directory " + settings.traefik_dynamic_dir + ": " + e.what());
+  }
+  return std::make_unique<traefik::RouteDir>(settings.traefik_dynamic_dir);
+}
+
+}  // namespace
+
+Agent::Agent(Settings s)
+    : settings(std::move(s)),
+      podman(settings.podman_socket),
+      routes(routing_directory(settings)),
+      parts(settings, podman, routes.get()),
+      service(settings, podman, routes.get(), parts),
+      heartbeat(settings, podman),
+      reconciler(settings, podman, routes.get(), parts),
+      health(settings, podman, routes.get(), heartbeat) {
+  podman.on_error([](const std::string& call) { metrics().podman_error(call); });
+  service.on_change([this] { heartbeat.trigger(); });
+}
+
+Agent::~Agent() { stop(std::chrono::seconds(5)); }
+
+void Agent::start_server() {
+  HttpServerOptions options;
+  options.host = settings.host;
+  options.port = settings.port;
+  options.threads = settings.http_threads;
+  Poco::Net::HTTPRequestHandlerFactory::Ptr factory(new ApiHandlerFactory(
+      settings.token, api_endpoints(settings, service, parts.statuses, podman, [this] { return health.deep(); })));
+  server = std::make_unique<HttpServer>(options, factory);
+  server->start();
+}
+
+void Agent::start_background() {
+  heartbeat.start();
+  reconciler.start();
+  parts.images.start();
+  background_ = true;
+}
+
+void Agent::stop(std::chrono::seconds drain) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (server) server->stop(drain);
+  if (background_) {
+    reconciler.stop();
+    parts.images.stop();
+    heartbeat.stop();
+  }
+  parts.retirer.retire_pending_now();
+}
+
+}  // namespace agent
