@@ -45,7 +45,7 @@ void Agent::start_server() {
   options.port = settings.port;
   options.threads = settings.http_threads;
   Poco::Net::HTTPRequestHandlerFactory::Ptr factory(new ApiHandlerFactory(
-      settings.token, api_endpoints(settings, service, parts.statuses, podman, [this] { return health.deep(); })));
+      settings.token, api_endpoints(settings, service, parts.statuses, podman, [this] { return health.check(); })));
   server = std::make_unique<HttpServer>(options, factory);
   server->start();
 }

@@ -15,6 +15,7 @@
 #include "app_error.h"
 #include "app_status.h"
 #include "deploy_service.h"
+#include "node_health.h"
 #include "http_server.h"
 #include "logging.h"
 #include "metrics.h"
@@ -215,6 +216,22 @@ nlohmann::json to_json(const DeployResult& r) {
   return j;
 }
 
+Reply to_reply(const HealthReport& h) {
+  nlohmann::json podman = {{"endpoint", h.podman.endpoint}, {"reachable", h.podman.reachable}};
+  if (h.podman.reachable) {
+    podman["version"] = h.podman.version;
+    podman["ociRuntime"] = h.podman.oci_runtime;
+  } else {
+    podman["error"] = h.podman.error;
+  }
+  nlohmann::json routing = {{"enabled", h.routing.enabled}};
+  if (h.routing.enabled) {
+    routing["dir"] = h.routing.dir;
+    routing["writable"] = h.routing.writable;
+  }
+  return {h.ok ? 200 : 503, {{"ok", h.ok}, {"podman", podman}, {"routing", routing}, {"heartbeat", h.heartbeat}}, ""};
+}
+
 unsigned parse_tail(const std::optional<std::string>& text) {
   if (!text) return 200;
   int n = 0;
@@ -261,7 +278,7 @@ std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& ser
       {"GET", "/internal/health", false, false,
        [deep_health](const Call& call) -> Reply {
          auto deep = call.param("deep");
-         if (deep && *deep != "0" && *deep != "false" && deep_health) return deep_health();
+         if (deep && *deep != "0" && *deep != "false" && deep_health) return to_reply(deep_health());
          return {200, {{"ok", true}}, ""};
        }},
       {"POST", "/agent/apps/deploy", true, true,

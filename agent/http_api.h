@@ -44,8 +44,9 @@ struct Endpoint {
   std::function<Reply(const Call&)> handle;
 };
 
+struct HealthReport;
 // Extra facts for GET /internal/health?deep=1 (Podman, routing directory, heartbeat).
-using DeepHealth = std::function<Reply()>;
+using DeepHealth = std::function<HealthReport()>;
 
 constexpr size_t kMaxBodyBytes = 1024 * 1024;
 

@@ -4,25 +4,26 @@
 
 namespace agent {
 
-Reply NodeHealth::deep() {
-  nlohmann::json podman = {{"endpoint", settings_.podman_socket}, {"reachable", false}};
+HealthReport NodeHealth::check() {
+  HealthReport r;
+  r.podman.endpoint = settings_.podman_socket;
   try {
     auto info = podman::system::info(podman_);
-    podman["reachable"] = true;
-    podman["version"] = info.version;
-    podman["ociRuntime"] = info.oci_runtime;
+    r.podman.reachable = true;
+    r.podman.version = info.version;
+    r.podman.oci_runtime = info.oci_runtime;
   } catch (const podman::Error& e) {
-    podman["error"] = e.message();
+    r.podman.error = e.message();
   }
-  nlohmann::json routing = {{"enabled", routes_ != nullptr}};
+  r.routing.enabled = routes_ != nullptr;
   bool routing_ok = true;
   if (routes_) {
-    routing["dir"] = routes_->directory();
-    routing_ok = routes_->writable();
-    routing["writable"] = routing_ok;
+    r.routing.dir = routes_->directory();
+    r.routing.writable = routing_ok = routes_->writable();
   }
-  bool ok = podman["reachable"].get<bool>() && routing_ok;
-  return {ok ? 200 : 503, {{"ok", ok}, {"podman", podman}, {"routing", routing}, {"heartbeat", heartbeat_.last_result()}}, ""};
+  r.ok = r.podman.reachable && routing_ok;
+  r.heartbeat = heartbeat_.last_result();
+  return r;
 }
 
 }  // namespace agent

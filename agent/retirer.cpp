@@ -79,8 +79,11 @@ void Retirer::loop() {
     if (pending_.empty()) {
       wake_.wait(lock);
     } else {
-      auto next = std::min_element(pending_.begin(), pending_.end(), [](const Retirement& a, const Retirement& b) { return a.due < b.due; });
-      wake_.wait_until(lock, next->due);
+      // A copy: the vector may change (and move) while this thread waits without the lock.
+      const auto next = std::min_element(pending_.begin(), pending_.end(), [](const Retirement& a, const Retirement& b) {
+                          return a.due < b.due;
+                        })->due;
+      wake_.wait_until(lock, next);
     }
   }
 }

@@ -53,6 +53,11 @@ class Client {
   // Sends the request and returns whatever status libpod answered. Throws Unreachable when no
   // answer came.
   Response send(const Request& request);
+  Response get(const std::string& call, const std::string& path) { return send({call, "GET", path}); }
+  Response post(const std::string& call, const std::string& path, const std::string& json_body = "") {
+    return send({call, "POST", path, json_body});
+  }
+  Response del(const std::string& call, const std::string& path) { return send({call, "DELETE", path}); }
 
   // Sends the request and hands the body to on_data as it arrives. Returns the HTTP status.
   // The transfer ends when the server ends it, when on_data returns false, or when `stop`

@@ -17,37 +17,6 @@ std::chrono::milliseconds budget_for(unsigned timeout_seconds) {
 
 }  // namespace
 
-nlohmann::json to_json(const Spec& spec) {
-  nlohmann::json j = {{"name", spec.name}, {"image", spec.image}};
-  if (!spec.labels.empty()) j["labels"] = spec.labels;
-  if (!spec.env.empty()) j["env"] = spec.env;
-  if (!spec.network.empty()) {
-    j["netns"] = {{"nsmode", "bridge"}};
-    j["networks"] = {{spec.network, nlohmann::json::object()}};
-  }
-  if (spec.init) j["init"] = true;
-  if (!spec.restart_policy.empty()) j["restart_policy"] = spec.restart_policy;
-  if (spec.stop_timeout) j["stop_timeout"] = *spec.stop_timeout;
-
-  nlohmann::json limits = nlohmann::json::object();
-  if (spec.cpus) {
-    limits["cpu"]["period"] = 100000;
-    limits["cpu"]["quota"] = static_cast<int64_t>(*spec.cpus * 100000);
-  }
-  if (spec.cpu_shares) limits["cpu"]["shares"] = *spec.cpu_shares;
-  if (!spec.cpuset_cpus.empty()) limits["cpu"]["cpus"] = spec.cpuset_cpus;
-  if (spec.memory) limits["memory"]["limit"] = *spec.memory;
-  if (spec.memory_swap) limits["memory"]["swap"] = *spec.memory_swap;
-  if (spec.pids_limit) limits["pids"]["limit"] = *spec.pids_limit;
-  if (!limits.empty()) j["resource_limits"] = limits;
-
-  if (!spec.rlimits.empty()) {
-    j["r_limits"] = nlohmann::json::array();
-    for (const auto& r : spec.rlimits) j["r_limits"].push_back({{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}});
-  }
-  return j;
-}
-
 std::string Container::ip_on(const std::string& network) const {
   auto it = ip_by_network.find(network);
   return it == ip_by_network.end() ? "" : it->second;
@@ -55,14 +24,14 @@ std::string Container::ip_on(const std::string& network) const {
 
 std::string create(Client& client, const Spec& spec) {
   const std::string call = "container create";
-  auto r = client.send({call, "POST", "/containers/create", to_json(spec).dump()});
+  auto r = client.post(call, "/containers/create", to_json(spec).dump());
   if (r.status != 201 && r.status != 200) client.fail(call, r);
   return Client::decode(call, r).value("Id", "");
 }
 
 void start(Client& client, const std::string& name) {
   const std::string call = "container start";
-  auto r = client.send({call, "POST", "/containers/" + escape(name) + "/start"});
+  auto r = client.post(call, "/containers/" + escape(name) + "/start");
   if (r.status != 204 && r.status != 304) client.fail(call, r);
 }
 
@@ -87,7 +56,7 @@ bool remove(Client& client, const std::string& name, bool force, unsigned timeou
 
 Container inspect(Client& client, const std::string& name) {
   const std::string call = "container inspect";
-  auto r = client.send({call, "GET", "/containers/" + escape(name) + "/json"});
+  auto r = client.get(call, "/containers/" + escape(name) + "/json");
   if (r.status != 200) client.fail(call, r);
   auto j = Client::decode(call, r);
   Container c;
@@ -118,7 +87,7 @@ std::vector<Summary> list(Client& client, const std::vector<std::string>& label_
   const std::string call = "container list";
   std::string path = std::string("/containers/json?all=") + (all ? "true" : "false");
   if (!label_filters.empty()) path += "&filters=" + escape(nlohmann::json{{"label", label_filters}}.dump());
-  auto r = client.send({call, "GET", path});
+  auto r = client.get(call, path);
   if (r.status != 200) client.fail(call, r);
   std::vector<Summary> out;
   for (const auto& j : Client::decode(call, r)) {
@@ -137,7 +106,7 @@ std::vector<Summary> list(Client& client, const std::vector<std::string>& label_
 
 void rename(Client& client, const std::string& name, const std::string& new_name) {
   const std::string call = "container rename";
-  auto r = client.send({call, "POST", "/containers/" + escape(name) + "/rename?name=" + escape(new_name)});
+  auto r = client.post(call, "/containers/" + escape(name) + "/rename?name=" + escape(new_name));
   if (r.status != 204 && r.status != 200) client.fail(call, r);
 }
 
@@ -153,32 +122,9 @@ int wait(Client& client, const std::string& name, const std::string& condition, 
 
 Logs logs(Client& client, const std::string& name, unsigned tail) {
   const std::string call = "container logs";
-  auto r = client.send({call, "GET", "/containers/" + escape(name) + "/logs?stdout=true&stderr=true&tail=" + std::to_string(tail)});
+  auto r = client.get(call, "/containers/" + escape(name) + "/logs?stdout=true&stderr=true&tail=" + std::to_string(tail));
   if (r.status != 200) client.fail(call, r);
   return demultiplex(r.body);
-}
-
-Logs demultiplex(const std::string& raw) {
-  Logs logs;
-  size_t pos = 0;
-  while (pos + 8 <= raw.size()) {
-    unsigned char type = static_cast<unsigned char>(raw[pos]);
-    bool header = type <= 2 && raw[pos + 1] == 0 && raw[pos + 2] == 0 && raw[pos + 3] == 0;
-    if (!header) break;  // not multiplexed (a TTY container): take the rest as is
-    uint32_t size = (static_cast<uint32_t>(static_cast<unsigned char>(raw[pos + 4])) << 24) |
-                    (static_cast<uint32_t>(static_cast<unsigned char>(raw[pos + 5])) << 16) |
-                    (static_cast<uint32_t>(static_cast<unsigned char>(raw[pos + 6])) << 8) |
-                    static_cast<uint32_t>(static_cast<unsigned char>(raw[pos + 7]));
-    std::string payload = raw.substr(pos + 8, size);
-    (type == 2 ? logs.err : logs.out) += payload;
-    logs.combined += payload;
-    pos += 8 + static_cast<size_t>(size);
-  }
-  if (pos < raw.size()) {
-    logs.out += raw.substr(pos);
-    logs.combined += raw.substr(pos);
-  }
-  return logs;
 }
 
 }  // namespace podman::containers

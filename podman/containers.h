@@ -10,36 +10,10 @@
 #include <vector>
 
 #include "client.h"
+#include "container_spec.h"
+#include "log_stream.h"
 
 namespace podman::containers {
-
-struct Rlimit {
-  std::string type;  // "nofile", "nproc", ...
-  int64_t soft = 0;
-  int64_t hard = 0;
-};
-
-// The subset of libpod's SpecGenerator the agent uses.
-struct Spec {
-  std::string name;
-  std::string image;
-  std::map<std::string, std::string> labels;
-  std::map<std::string, std::string> env;
-  std::string network;         // joined in bridge mode; empty = libpod's default
-  bool init = false;           // an init (catatonit) as PID 1 forwards signals to the app
-  std::string restart_policy;  // "", "no", "always", "on-failure", "unless-stopped"
-  std::optional<unsigned> stop_timeout;
-  std::optional<double> cpus;  // becomes a CFS quota over a 100 ms period
-  std::optional<int64_t> cpu_shares;
-  std::string cpuset_cpus;
-  std::optional<int64_t> memory;       // bytes
-  std::optional<int64_t> memory_swap;  // bytes, -1 unlimited
-  std::optional<int64_t> pids_limit;
-  std::vector<Rlimit> rlimits;
-};
-
-// The JSON body libpod's create endpoint takes for a spec.
-nlohmann::json to_json(const Spec& spec);
 
 struct State {
   std::string status;  // created, running, exited, stopped, paused, ...
@@ -99,16 +73,7 @@ void rename(Client& client, const std::string& name, const std::string& new_name
 // POST /containers/{name}/wait?condition=..; returns the exit code libpod reports.
 int wait(Client& client, const std::string& name, const std::string& condition, std::chrono::milliseconds budget);
 
-struct Logs {
-  std::string out;       // stdout
-  std::string err;       // stderr
-  std::string combined;  // both, in the order they were written
-};
-
 // GET /containers/{name}/logs?stdout&stderr&tail=N, demultiplexed.
 Logs logs(Client& client, const std::string& name, unsigned tail);
-
-// Splits libpod's multiplexed log stream (8-byte frame headers) into stdout and stderr.
-Logs demultiplex(const std::string& raw);
 
 }  // namespace podman::containers

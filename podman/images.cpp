@@ -2,17 +2,9 @@
 
 namespace podman::images {
 
-bool exists(Client& client, const std::string& reference) {
-  const std::string call = "image exists";
-  auto r = client.send({call, "GET", "/images/" + escape(reference) + "/exists"});
-  if (r.status == 204) return true;
-  if (r.status == 404) return false;
-  client.fail(call, r);
-}
-
 std::optional<std::string> id_of(Client& client, const std::string& reference) {
   const std::string call = "image inspect";
-  auto r = client.send({call, "GET", "/images/" + escape(reference) + "/json"});
+  auto r = client.get(call, "/images/" + escape(reference) + "/json");
   if (r.status == 404) return std::nullopt;
   if (r.status != 200) client.fail(call, r);
   auto j = Client::decode(call, r);
@@ -59,9 +51,9 @@ std::vector<Image> list(Client& client, const std::string& reference_filter) {
   const std::string call = "image list";
   std::string path = "/images/json";
   if (!reference_filter.empty()) path += "?filters=" + escape(nlohmann::json{{"reference", {reference_filter}}}.dump());
-  auto r = client.send({call, "GET", path});
+  auto r = client.get(call, path);
   for (int again = 0; again < 3 && r.status != 200 && r.body.find("image not known") != std::string::npos; ++again)
-    r = client.send({call, "GET", path});
+    r = client.get(call, path);
   if (r.status != 200) client.fail(call, r);
   std::vector<Image> out;
   for (const auto& j : Client::decode(call, r)) {
@@ -82,7 +74,7 @@ std::vector<Image> list(Client& client, const std::string& reference_filter) {
 
 void remove(Client& client, const std::string& reference, bool force) {
   const std::string call = "image remove";
-  auto r = client.send({call, "DELETE", "/images/" + escape(reference) + (force ? "?force=true" : "")});
+  auto r = client.del(call, "/images/" + escape(reference) + (force ? "?force=true" : ""));
   if (r.status != 200) client.fail(call, r);
 }
 

@@ -19,9 +19,6 @@ struct Image {
   int containers = 0;                     // containers created from it
 };
 
-// GET /images/{name}/exists: 204 yes, 404 no.
-bool exists(Client& client, const std::string& reference);
-
 // GET /images/{name}/json: the local image's id, nullopt when there is none.
 std::optional<std::string> id_of(Client& client, const std::string& reference);
 

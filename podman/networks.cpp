@@ -19,7 +19,7 @@ Network from_json(const nlohmann::json& j) {
 
 bool exists(Client& client, const std::string& name) {
   const std::string call = "network exists";
-  auto r = client.send({call, "GET", "/networks/" + escape(name) + "/exists"});
+  auto r = client.get(call, "/networks/" + escape(name) + "/exists");
   if (r.status == 204) return true;
   if (r.status == 404) return false;
   client.fail(call, r);
@@ -28,14 +28,14 @@ bool exists(Client& client, const std::string& name) {
 Network create(Client& client, const std::string& name) {
   const std::string call = "network create";
   nlohmann::json body = {{"name", name}, {"driver", "bridge"}, {"dns_enabled", true}};
-  auto r = client.send({call, "POST", "/networks/create", body.dump()});
+  auto r = client.post(call, "/networks/create", body.dump());
   if (r.status != 200 && r.status != 201) client.fail(call, r);
   return from_json(Client::decode(call, r));
 }
 
 Network inspect(Client& client, const std::string& name) {
   const std::string call = "network inspect";
-  auto r = client.send({call, "GET", "/networks/" + escape(name) + "/json"});
+  auto r = client.get(call, "/networks/" + escape(name) + "/json");
   if (r.status != 200) client.fail(call, r);
   return from_json(Client::decode(call, r));
 }

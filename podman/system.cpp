@@ -9,7 +9,7 @@ bool ping(Client& client) {
 
 Info info(Client& client) {
   const std::string call = "info";
-  auto r = client.send({call, "GET", "/info"});
+  auto r = client.get(call, "/info");
   if (r.status != 200) client.fail(call, r);
   auto j = Client::decode(call, r);
   Info info;

@@ -284,7 +284,7 @@ BOOST_AUTO_TEST_CASE(stop_removes_the_route_first_then_the_container_and_is_idem
   BOOST_TEST(s["exists"] == false);
   BOOST_TEST(s["running"] == false);
   BOOST_TEST(s["image"].is_null());
-  BOOST_TEST(podman::images::exists(agent.podman, testing::kHttpdImage));  // cleanup off by default
+  BOOST_TEST(podman::images::id_of(agent.podman, testing::kHttpdImage).has_value());  // cleanup off by default
 }
 
 BOOST_AUTO_TEST_CASE(delete_removes_the_apps_images_and_lists_removed_and_kept) {
@@ -314,7 +314,7 @@ BOOST_AUTO_TEST_CASE(delete_removes_the_apps_images_and_lists_removed_and_kept) 
   BOOST_TEST(body["status"] == "DELETED");
   BOOST_TEST(body["images"]["removed"] == json::array({own}));
   BOOST_TEST(body["images"]["kept"] == json::array());
-  BOOST_TEST(!podman::images::exists(agent.podman, own));
+  BOOST_TEST(!podman::images::id_of(agent.podman, own).has_value());
   BOOST_TEST(!agent.routes->read(app).has_value());
 
   auto again = post("delete", "7", app);
@@ -324,10 +324,10 @@ BOOST_AUTO_TEST_CASE(delete_removes_the_apps_images_and_lists_removed_and_kept) 
   // The image of app2 is also used by neighbour: kept, and reported so.
   auto kept = json::parse(post("delete", "7", app2).body);
   BOOST_TEST(kept["images"]["kept"] == json::array({shared}));
-  BOOST_TEST(podman::images::exists(agent.podman, shared));
+  BOOST_TEST(podman::images::id_of(agent.podman, shared).has_value());
   BOOST_TEST(fetch(upstream(neighbour)) == "hello from httpd\n");
   post("delete", "7", neighbour);
-  BOOST_TEST(podman::images::exists(agent.podman, testing::kHttpdImage));
+  BOOST_TEST(podman::images::id_of(agent.podman, testing::kHttpdImage).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(status_is_cached_briefly_and_follows_changes_made_outside_the_agent) {
@@ -382,7 +382,7 @@ BOOST_AUTO_TEST_CASE(cleanup_images_on_stop_removes_the_image) {
   std::string app = new_app();
   FUNAI_REQUIRE_STATUS(deploy("7", app, name), 200);
   BOOST_TEST(post("stop", "7", app).status == 200);
-  BOOST_TEST(!podman::images::exists(agent.podman, name));
+  BOOST_TEST(!podman::images::id_of(agent.podman, name).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

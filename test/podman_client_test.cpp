@@ -72,8 +72,8 @@ BOOST_AUTO_TEST_CASE(networks_exist_are_created_and_inspected) {
 }
 
 BOOST_AUTO_TEST_CASE(images_exist_list_pull_and_remove) {
-  BOOST_TEST(podman::images::exists(client, testing::kHttpdImage));
-  BOOST_TEST(!podman::images::exists(client, "localhost/no-such-image:1"));
+  BOOST_TEST(podman::images::id_of(client, testing::kHttpdImage).has_value());
+  BOOST_TEST(!podman::images::id_of(client, "localhost/no-such-image:1").has_value());
   auto listed = podman::images::list(client, testing::kHttpdImage);
   BOOST_REQUIRE(listed.size() == 1u);
   BOOST_TEST(listed[0].names.front() == testing::kHttpdImage);
@@ -102,8 +102,8 @@ BOOST_AUTO_TEST_CASE(an_image_in_use_is_a_conflict_and_a_free_one_is_removed) {
   BOOST_CHECK_THROW(podman::images::remove(client, repo + ":1"), podman::Conflict);
   pc::remove(client, spec.name, true, 0);
   podman::images::remove(client, repo + ":1");
-  BOOST_TEST(!podman::images::exists(client, repo + ":1"));
-  BOOST_TEST(podman::images::exists(client, testing::kHttpdImage));
+  BOOST_TEST(!podman::images::id_of(client, repo + ":1").has_value());
+  BOOST_TEST(podman::images::id_of(client, testing::kHttpdImage).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(create_from_a_typed_spec_applies_labels_env_limits_and_init) {
@@ -233,24 +233,6 @@ BOOST_AUTO_TEST_CASE(a_crashed_container_reports_its_exit_code_and_its_logs_hold
   BOOST_TEST(logs.err.find("fatal: app crashed on purpose") != std::string::npos, logs.combined);
   BOOST_TEST(logs.combined.find("fatal: app crashed on purpose") != std::string::npos);
   BOOST_TEST(logs.out.find("fatal") == std::string::npos);
-}
-
-BOOST_AUTO_TEST_CASE(demultiplexing_splits_streams_in_order) {
-  std::string raw;
-  auto frame = [&](char stream, const std::string& text) {
-    raw += std::string{stream, 0, 0, 0};
-    uint32_t n = static_cast<uint32_t>(text.size());
-    raw += std::string{char(n >> 24), char((n >> 16) & 255), char((n >> 8) & 255), char(n & 255)};
-    raw += text;
-  };
-  frame(1, "out1\n");
-  frame(2, "err1\n");
-  frame(1, "out2\n");
-  auto logs = pc::demultiplex(raw);
-  BOOST_TEST(logs.out == "out1\nout2\n");
-  BOOST_TEST(logs.err == "err1\n");
-  BOOST_TEST(logs.combined == "out1\nerr1\nout2\n");
-  BOOST_TEST(pc::demultiplex("plain tty text\n").combined == "plain tty text\n");
 }
 
 BOOST_AUTO_TEST_CASE(events_arrive_for_start_and_die_of_a_labelled_container_and_the_stream_stops_on_request) {
