@@ -1,14 +1,5 @@
 // SIGKILL of the agent mid-redeploy: the next start leaves one routed app.
 #define BOOST_TEST_MODULE crash
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/StreamSocket.h>
-#include <Poco/Process.h>
-#include <Poco/StreamCopier.h>
-#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -18,10 +9,7 @@
 #include <thread>
 
 #include "app_labels.h"
-#include "heartbeat.h"
-#include "node_health.h"
 #include "podman/containers.h"
-#include "podman/system.h"
 #include "reconciler.h"
 #include "test_support.h"
 

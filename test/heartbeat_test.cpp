@@ -6,9 +6,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
-#include <Poco/Process.h>
 #include <Poco/StreamCopier.h>
-#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -22,7 +20,6 @@
 #include "node_health.h"
 #include "podman/containers.h"
 #include "podman/system.h"
-#include "reconciler.h"
 #include "test_support.h"
 
 #include "app_fixture.h"
@@ -31,7 +28,6 @@ namespace pc = podman::containers;
 using nlohmann::json;
 using testing::AppFixture;
 using testing::seconds_since;
-using testing::temporary_files;
 
 namespace {
 

@@ -38,6 +38,14 @@ start_make_run() { # log file; sets make_pid (the leader of a process group of i
   echo "make run did not become ready:"; tail -n 30 "$1"
   return 1
 }
+note_what_the_app_holds() { # the demo app's conmon and process, its network's bridge and veths
+  conmon=$(pgrep -f "conmon.*$clone/" | head -n 1)
+  bridge=$(curl -s --unix-socket "$clone/run/podman/podman.sock" http://d/v4.0.0/libpod/networks/funai-dev-net/json |
+    grep -o '"network_interface":"[^"]*"' | cut -d'"' -f4)
+  run_links="$bridge $(ip -o link show master "$bridge" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1)"
+  app_pid=$(curl -s --unix-socket "$clone/run/podman/podman.sock" http://d/v4.0.0/libpod/containers/rt-u-1-demo/json |
+    grep -o '"Pid":[0-9]*' | head -n 1 | cut -d: -f2)
+}
 alive() { # pid: a process that runs (a zombie whose parent has not reaped it yet has ended)
   [ -n "$1" ] && [ -r "/proc/$1/stat" ] && ! awk '{exit ($3 == "Z") ? 0 : 1}' "/proc/$1/stat" 2>/dev/null
 }
@@ -76,12 +84,7 @@ if start_make_run "$tmp/run1.log"; then
   check "the printed deploy line deploys the demo app: $answer" 'grep -q "\"status\":\"DEPLOYED\"" <<<"$answer"'
   page=$(bash -c "$(printed_line "$tmp/run1.log" "Request it")")
   check "the printed request line reaches the app: $page" '[ "$page" = "hello from the fun-ai-studio-runtime demo app" ]'
-  conmon=$(pgrep -f "conmon.*$clone/" | head -n 1)
-  bridge=$(curl -s --unix-socket "$clone/run/podman/podman.sock" http://d/v4.0.0/libpod/networks/funai-dev-net/json |
-    grep -o '"network_interface":"[^"]*"' | cut -d'"' -f4)
-  run_links="$bridge $(ip -o link show master "$bridge" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1)"
-  app_pid=$(curl -s --unix-socket "$clone/run/podman/podman.sock" http://d/v4.0.0/libpod/containers/rt-u-1-demo/json |
-    grep -o '"Pid":[0-9]*' | head -n 1 | cut -d: -f2)
+  note_what_the_app_holds
   check "the app runs (conmon ${conmon:-none}, app process ${app_pid:-none})" '[ -n "$conmon" ] && [ "${app_pid:-0}" -gt 0 ]'
   stop_and_check_nothing_left INT group "$tmp/run1.log"
 else
@@ -94,12 +97,7 @@ if start_make_run "$tmp/run2.log"; then
   check "the second run starts with no app: $apps" 'grep -q "\"count\":0" <<<"$apps"'
   answer=$(bash -c "$(printed_line "$tmp/run2.log" "Deploy the demo app:")")
   check "the second run deploys again: $answer" 'grep -q "\"status\":\"DEPLOYED\"" <<<"$answer"'
-  conmon=$(pgrep -f "conmon.*$clone/" | head -n 1)
-  bridge=$(curl -s --unix-socket "$clone/run/podman/podman.sock" http://d/v4.0.0/libpod/networks/funai-dev-net/json |
-    grep -o '"network_interface":"[^"]*"' | cut -d'"' -f4)
-  run_links="$bridge $(ip -o link show master "$bridge" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1)"
-  app_pid=$(curl -s --unix-socket "$clone/run/podman/podman.sock" http://d/v4.0.0/libpod/containers/rt-u-1-demo/json |
-    grep -o '"Pid":[0-9]*' | head -n 1 | cut -d: -f2)
+  note_what_the_app_holds
   stop_and_check_nothing_left TERM make "$tmp/run2.log"
 else
   check "the second make run became ready" false
