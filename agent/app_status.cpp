@@ -45,7 +45,7 @@ AppStatus AppStatusReader::describe(const pc::Container& c) const {
   return s;
 }
 
-AppStatus AppStatusReader::status(const std::string& app_id, const std::optional<std::string>& user_id) {
+std::shared_ptr<const AppStatus> AppStatusReader::status(const std::string& app_id, const std::optional<std::string>& user_id) {
   const std::string key = app_id + '\n' + user_id.value_or("");
   auto now = std::chrono::steady_clock::now();
   {
@@ -53,7 +53,7 @@ AppStatus AppStatusReader::status(const std::string& app_id, const std::optional
     auto it = cache_.find(key);
     if (it != cache_.end() && now - it->second.fetched < kCacheTtl) return it->second.status;
   }
-  auto fresh = status_uncached(app_id, user_id);
+  auto fresh = std::make_shared<const AppStatus>(status_uncached(app_id, user_id));
   std::lock_guard<std::mutex> lock(mutex_);
   if (cache_.size() > 10000) {  // many distinct ids asked for: drop what has expired
     for (auto it = cache_.begin(); it != cache_.end();) it = now - it->second.fetched >= kCacheTtl ? cache_.erase(it) : std::next(it);
@@ -107,8 +107,8 @@ std::vector<AppStatus> AppStatusReader::list() {
 
 std::string AppStatusReader::logs(const std::string& app_id, const std::optional<std::string>& user_id, unsigned tail) {
   auto s = status(app_id, user_id);
-  if (!s.exists) throw AppError("app_not_found", "app " + app_id + " has no container on this node");
-  return pc::logs(podman_, *s.container_name, tail).combined;
+  if (!s->exists) throw AppError("app_not_found", "app " + app_id + " has no container on this node");
+  return pc::logs(podman_, *s->container_name, tail).combined;
 }
 
 }  // namespace agent

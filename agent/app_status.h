@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -44,7 +45,8 @@ class AppStatusReader {
   AppStatusReader(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes)
       : settings_(settings), podman_(podman), routes_(routes) {}
 
-  AppStatus status(const std::string& app_id, const std::optional<std::string>& user_id);
+  // Shared with the cache: a status storm copies no strings.
+  std::shared_ptr<const AppStatus> status(const std::string& app_id, const std::optional<std::string>& user_id);
   void invalidate(const std::string& app_id);
   // One list and one inspect per container: what status() would pick for each app.
   std::vector<AppStatus> list();
@@ -57,7 +59,7 @@ class AppStatusReader {
 
   struct Cached {
     std::chrono::steady_clock::time_point fetched;
-    AppStatus status;
+    std::shared_ptr<const AppStatus> status;
   };
   const Settings& settings_;
   podman::Client& podman_;

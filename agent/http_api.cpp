@@ -299,7 +299,7 @@ std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& ser
       {"GET", "/agent/apps/status", true, false,
        [&statuses](const Call& call) -> Reply {
          auto app_id = require_id(call.param("appId"), "appId");
-         return {200, to_json(statuses.status(app_id, optional_id(call.param("userId"), "userId"))), ""};
+         return {200, to_json(*statuses.status(app_id, optional_id(call.param("userId"), "userId"))), ""};
        }},
       {"GET", "/metrics", false, false,
        [&podman](const Call&) -> Reply {

@@ -38,33 +38,36 @@ port=$(free_port 17005)
 start_agent "$port" agent
 dynamic="$work/agent/dynamic"
 
+echo "== fun-ai-studio-runtime bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), $(podman --version)"
+"$build/test/funai_bench" --agent "http://127.0.0.1:$port" --token "$token" --socket "unix://$dir/podman.sock" \
+  --fixture-dir "$dir" --network funai-bench-net --routing-dir "$dynamic" --agent-pid "$agent_pid" --podman-pid "$(cat "$dir/service.pid")" \
+  --n "${BENCH_N:-10}" --apps "${BENCH_APPS:-100}" --load-seconds "${BENCH_LOAD_SECONDS:-3}"
 # The image path: a registry (Debian's docker-registry, plain HTTP, no auth) holding a ~50 MB app
-# image built and pushed from a storage of its own, and an agent that pulls with policy always.
+# image built and pushed from a storage of its own. One agent at a time on this Podman (two would
+# each reconcile the other's apps): one that pulls (policy always), then one that does not.
+kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
 registry_port=$(free_port 17050)
 registry="127.0.0.1:$registry_port"
 printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s}\n' \
   "$work/registry" "$registry" > "$work/registry.yml"
 docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
 registry_pid=$!
+trap 'kill "$registry_pid" 2>/dev/null || true; cleanup' EXIT
 for _ in $(seq 1 100); do curl -sf "http://$registry/v2/" >/dev/null 2>&1 && break; sleep 0.05; done
-builder="podman --storage-driver vfs --root $work/builder/root --runroot $work/builder/run --tmpdir $work"
+mkdir -p "$work/builder/tmp"  # its own: podman system reset empties the tmpdir it is given
+builder="podman --storage-driver vfs --root $work/builder/root --runroot $work/builder/run --tmpdir $work/builder/tmp"
 IMAGE_PAD_MB=50 "$root/etc/dev/busybox-image.sh" localhost/bench-big:1 '["/bin/httpd","-f","-p","8080","-h","/www"]' "big" -- \
   env CONTAINERS_CONF="$dir/containers.conf" $builder
 CONTAINERS_CONF="$dir/containers.conf" $builder push -q --tls-verify=false localhost/bench-big:1 "docker://$registry/bench/u7-appbig:latest"
 CONTAINERS_CONF="$dir/containers.conf" $builder system reset -f >/dev/null 2>&1 || true
-pull_port=$(free_port 17006)
-main_pid=$agent_pid
-start_agent "$pull_port" pulling RUNTIME_PULL_POLICY=always REGISTRY_URL="http://$registry"
-pull_pid=$agent_pid
-agent_pid=$main_pid
-stop_extra() {
-  kill "$pull_pid" "$registry_pid" 2>/dev/null || true
-  wait "$pull_pid" "$registry_pid" 2>/dev/null || true
-}
-trap 'stop_extra; cleanup' EXIT
+for phase in pull plain; do
+  phase_port=$(free_port 17006)
+  if [ $phase = pull ]; then start_agent "$phase_port" pulling RUNTIME_PULL_POLICY=always REGISTRY_URL="http://$registry"
+  else start_agent "$phase_port" plain; fi
+  "$build/test/funai_bench" --agent "http://127.0.0.1:$phase_port" --token "$token" --socket "unix://$dir/podman.sock" \
+    --fixture-dir "$dir" --network funai-bench-net --n "${BENCH_N:-10}" --registry-phase $phase \
+    --registry-image "$registry/bench/u7-appbig:latest" --samples "$work/pull-samples"
+  kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
+done
+agent_pid=
 
-echo "== fun-ai-studio-runtime bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), $(podman --version)"
-"$build/test/funai_bench" --agent "http://127.0.0.1:$port" --token "$token" --socket "unix://$dir/podman.sock" \
-  --fixture-dir "$dir" --network funai-bench-net --routing-dir "$dynamic" --agent-pid "$agent_pid" --podman-pid "$(cat "$dir/service.pid")" \
-  --n "${BENCH_N:-10}" --apps "${BENCH_APPS:-100}" --load-seconds "${BENCH_LOAD_SECONDS:-3}" \
-  --pulling-agent "http://127.0.0.1:$pull_port" --registry-image "$registry/bench/u7-appbig:latest"
