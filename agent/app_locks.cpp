@@ -40,11 +40,6 @@ AppLocks::Claim AppLocks::try_acquire(const std::string& app_id) {
   return Claim(this, app_id);
 }
 
-bool AppLocks::held(const std::string& app_id) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return held_.count(app_id) > 0;
-}
-
 void AppLocks::release(const std::string& app_id) {
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -41,8 +41,6 @@ class AppLocks {
   // The app if nobody holds it now, else an empty Claim (reconcile passes skip busy apps).
   Claim try_acquire(const std::string& app_id);
 
-  bool held(const std::string& app_id);
-
  private:
   void release(const std::string& app_id);
 

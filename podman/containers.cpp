@@ -110,16 +110,6 @@ void rename(Client& client, const std::string& name, const std::string& new_name
   if (r.status != 204 && r.status != 200) client.fail(call, r);
 }
 
-int wait(Client& client, const std::string& name, const std::string& condition, std::chrono::milliseconds budget) {
-  const std::string call = "container wait";
-  Request request{call, "POST", "/containers/" + escape(name) + "/wait?condition=" + escape(condition)};
-  request.budget = budget;
-  auto r = client.send(request);
-  if (r.status != 200) client.fail(call, r);
-  auto j = Client::decode(call, r);
-  return j.is_number_integer() ? j.get<int>() : 0;
-}
-
 Logs logs(Client& client, const std::string& name, unsigned tail) {
   const std::string call = "container logs";
   auto r = client.get(call, "/containers/" + escape(name) + "/logs?stdout=true&stderr=true&tail=" + std::to_string(tail));

@@ -1,5 +1,5 @@
 // libpod container calls: create from a typed spec, start, stop, remove, inspect, list, rename,
-// wait, logs. Each checks the status codes libpod documents and throws the typed errors of errors.h.
+// logs. Each checks the status codes libpod documents and throws the typed errors of errors.h.
 #pragma once
 
 #include <chrono>
@@ -69,9 +69,6 @@ std::vector<Summary> list(Client& client, const std::vector<std::string>& label_
 
 // POST /containers/{name}/rename?name=NEW. Throws NotFound or Conflict.
 void rename(Client& client, const std::string& name, const std::string& new_name);
-
-// POST /containers/{name}/wait?condition=..; returns the exit code libpod reports.
-int wait(Client& client, const std::string& name, const std::string& condition, std::chrono::milliseconds budget);
 
 // GET /containers/{name}/logs?stdout&stderr&tail=N, demultiplexed.
 Logs logs(Client& client, const std::string& name, unsigned tail);

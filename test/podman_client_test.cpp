@@ -41,6 +41,18 @@ struct PodmanFixture {
     return spec.name;
   }
 
+  // Inspects the container until it has exited (20 s at most).
+  pc::Container wait_until_exited(const std::string& name) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto c = pc::inspect(client, name);
+    while (c.state.status != "exited" && testing::seconds_since(t0) < 20) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      c = pc::inspect(client, name);
+    }
+    BOOST_REQUIRE_MESSAGE(c.state.status == "exited", name << " is " << c.state.status << " after 20 s");
+    return c;
+  }
+
   podman::Client client;
   std::vector<std::string> created;
 };
@@ -224,9 +236,7 @@ BOOST_AUTO_TEST_CASE(rename_works_on_a_running_container) {
 
 BOOST_AUTO_TEST_CASE(a_crashed_container_reports_its_exit_code_and_its_logs_hold_the_message) {
   std::string name = make(testing::kCrashImage);
-  int code = pc::wait(client, name, "exited", std::chrono::seconds(20));
-  BOOST_TEST(code == 3);
-  auto c = pc::inspect(client, name);
+  auto c = wait_until_exited(name);
   BOOST_TEST(c.state.status == "exited");
   BOOST_TEST(c.state.exit_code == 3);
   auto logs = pc::logs(client, name, 50);
@@ -253,7 +263,7 @@ BOOST_AUTO_TEST_CASE(events_arrive_for_start_and_die_of_a_labelled_container_and
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   make(testing::kHttpdImage, false, true, {{"io.funai.other", "x"}});  // not ours: filtered out
   std::string name = make(testing::kCrashImage, true, true, {{"io.funai.case", label}});
-  pc::wait(client, name, "exited", std::chrono::seconds(20));
+  wait_until_exited(name);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   auto seen = [&](const std::string& a) {
     std::lock_guard<std::mutex> lock(m);
