@@ -6,8 +6,9 @@ set -uo pipefail
 agent=$1
 passed=0 failed=0
 check() { # description, condition
-  if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi
+  if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; return 1; fi
 }
+. "$(dirname "$0")/free_port.sh"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 out=$("$agent" --help); rc=$?
@@ -47,17 +48,18 @@ for port in 0 70000 abc; do
 done
 
 # SIGTERM: exits 0.
-port=$(( 20000 + RANDOM % 20000 ))
+port=$(free_port)
 env -i RUNTIME_AGENT_TOKEN=t RUNTIME_AGENT_HOST=127.0.0.1 RUNTIME_AGENT_PORT=$port RUNTIME_PODMAN_SOCKET=unix://$tmp/none.sock \
   RUNTIME_TRAEFIK_DYNAMIC_DIR="$tmp/dynamic" FUNAI_LOG_DIR="$tmp/logs" "$agent" >"$tmp/agent.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/internal/health" >/dev/null 2>&1 && break; sleep 0.05; done
 kill -TERM $pid; wait $pid; rc=$?
-check "SIGTERM stops the agent with exit code 0" '[ $rc -eq 0 ] && grep -q "stopped" "$tmp/agent.out"'
+check "SIGTERM stops the agent with exit code 0" '[ $rc -eq 0 ] && grep -q "stopped" "$tmp/agent.out"' ||
+  { echo "the agent printed:"; cat "$tmp/agent.out"; }
 check "the log file was written" '[ -s "$tmp/logs/app.log" ]'
 
 # The heartbeat warning names exactly the keys that are missing.
-port=$(( 20000 + RANDOM % 20000 ))
+port=$(free_port)
 env -i RUNTIME_AGENT_TOKEN=t RUNTIME_AGENT_HOST=127.0.0.1 RUNTIME_AGENT_PORT=$port RUNTIME_PODMAN_SOCKET=unix://$tmp/none.sock \
   RUNTIME_TRAEFIK_DYNAMIC_DIR="$tmp/dynamic" FUNAI_LOG_DIR="$tmp/logs2" RUNTIME_NODE_AGENT_BASE_URL=http://127.0.0.1:$port \
   RUNTIME_NODE_GATEWAY_BASE_URL=http://127.0.0.1:8080 DEPLOY_NODE_TOKEN=n "$agent" >"$tmp/agent2.out" 2>&1 &
@@ -65,7 +67,8 @@ pid=$!
 for _ in $(seq 1 100); do grep -q "heartbeat disabled" "$tmp/agent2.out" 2>/dev/null && break; sleep 0.05; done
 kill -TERM $pid; wait $pid
 line=$(grep "heartbeat disabled" "$tmp/agent2.out")
-check "the heartbeat warning names only the missing key: $line" 'grep -q "heartbeat disabled: DEPLOY_BASE_URL is not set" <<<"$line"'
+check "the heartbeat warning names only the missing key: $line" 'grep -q "heartbeat disabled: DEPLOY_BASE_URL is not set" <<<"$line"' ||
+  { echo "the agent printed:"; cat "$tmp/agent2.out"; }
 
 echo "cli: $passed passed, $failed failed"
 [ $failed -eq 0 ]

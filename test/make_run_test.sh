@@ -25,7 +25,8 @@ trap finish EXIT
 mkdir -p "$clone"
 (cd "$src" && git ls-files -co --exclude-standard -z | xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"' | tar -cf - -T -) |
   tar -C "$clone" -xf -
-port=$(( 30000 + RANDOM % 20000 ))
+. "$(dirname "$0")/free_port.sh"
+port=$(free_port)
 
 start_make_run() { # log file; sets make_pid (the leader of a process group of its own)
   RUNTIME_AGENT_PORT=$port setsid make -C "$clone" run >"$1" 2>&1 </dev/null &

@@ -12,13 +12,7 @@
 set -euo pipefail
 cmd=$1 state=$2
 
-free_port() {
-  local p
-  while :; do
-    p=$(( 20000 + RANDOM % 30000 ))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
+. "$(dirname "$0")/free_port.sh"
 
 case "$cmd" in
 setup)
