@@ -11,7 +11,7 @@ RPM_PACKAGES = gcc-c++ make cmake curl poco-devel yaml-cpp-devel json-devel libc
                podman runc busybox catatonit rpm-build cpio procps-ng systemd clang compiler-rt \
                docker-distribution httpd-tools openssl iproute
 
-.PHONY: all build deps test run clean bench rpm test-asan fuzz
+.PHONY: all build deps test run clean bench rpm test-asan test-podman5 fuzz
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 FUNAI_LOAD_SECONDS=10
 
@@ -42,6 +42,11 @@ build: $(BUILD)/Makefile
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+# Every suite that talks to Podman (CTest label "podman"), against Podman 5.4 from a Debian 13 root
+# filesystem (built once, cached in /var/cache/fun-ai-runtime) in a network namespace of its own.
+test-podman5: deps build
+	test/podman5.sh run bash -c 'cd $(BUILD) && ctest --output-on-failure --timeout 600 -L podman'
 
 # Builds only what it runs (the agent), then etc/dev/run-local.sh: a demo image, a Podman API if
 # none answers, the agent in the foreground; Ctrl-C removes what the run deployed.

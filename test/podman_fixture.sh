@@ -2,6 +2,8 @@
 # Starts (setup) or tears down (cleanup) a private Podman API service for the
 # integration tests: its own socket, storage and containers.conf under DIR, and
 # the small busybox test images. Nothing outside DIR is touched.
+# DIR/podman runs the Podman that serves the socket: the host's, or with FUNAI_PODMAN_CHROOT set
+# (test/podman5.sh run), the one in that root filesystem (Podman 5), through chroot.
 #
 #   podman_fixture.sh setup   STATEFILE CONTAINERS_CONF   (makes DIR with mktemp -d, writes it to STATEFILE)
 #   podman_fixture.sh cleanup STATEFILE
@@ -18,13 +20,13 @@ else
 fi
 
 podman_private() {
-  CONTAINERS_CONF="$dir/containers.conf" podman --root "$dir/root" --runroot "$dir/run" \
+  CONTAINERS_CONF="$dir/containers.conf" "$dir/podman" --root "$dir/root" --runroot "$dir/run" \
     --tmpdir "$dir/tmp" "$@"
 }
 
 build_image() { # name cmd-json
   "$(dirname "$0")/../etc/dev/busybox-image.sh" "localhost/funai-test-$1:1" "$2" "hello from $1" -- \
-    env CONTAINERS_CONF="$dir/containers.conf" podman --root "$dir/root" --runroot "$dir/run" --tmpdir "$dir/tmp"
+    env CONTAINERS_CONF="$dir/containers.conf" "$dir/podman" --root "$dir/root" --runroot "$dir/run" --tmpdir "$dir/tmp"
 }
 
 case "$cmd" in
@@ -35,7 +37,14 @@ setup)
   # Network definitions stay in DIR too (root's default is /etc/containers/networks).
   printf '\n[network]\nnetwork_config_dir = "%s/networks"\n' "$dir" >> "$dir/containers.conf"
   mkdir -p "$dir/networks"
-  CONTAINERS_CONF="$dir/containers.conf" setsid podman --root "$dir/root" --runroot "$dir/run" --tmpdir "$dir/tmp" \
+  if [ -n "${FUNAI_PODMAN_CHROOT:-}" ]; then
+    printf '#!/bin/sh\nexec chroot %q env PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman "$@"\n' "$FUNAI_PODMAN_CHROOT" > "$dir/podman"
+  else
+    printf '#!/bin/sh\nexec podman "$@"\n' > "$dir/podman"
+  fi
+  chmod +x "$dir/podman"
+  # The wrapper, chroot and env exec: the pid is the service's own.
+  CONTAINERS_CONF="$dir/containers.conf" setsid "$dir/podman" --root "$dir/root" --runroot "$dir/run" --tmpdir "$dir/tmp" \
     system service --time=0 "unix://$dir/podman.sock" >"$dir/service.log" 2>&1 < /dev/null &
   echo $! > "$dir/service.pid"
   for _ in $(seq 1 100); do
@@ -56,7 +65,8 @@ setup)
   build_image chatty '["/bin/sh","-c","echo out-line-1; echo err-line-1 >&2; echo out-line-2; exec /bin/httpd -f -p 8080 -h /www"]'
   # runs but never listens
   build_image nolisten '["/bin/sleep","100000"]'
-  echo "podman fixture ready at $dir/podman.sock"
+  podman_private --version | awk '{print $NF}' > "$dir/version"
+  echo "podman fixture ready at $dir/podman.sock: Podman $(cat "$dir/version")"
   ;;
 cleanup)
   if [ -S "$dir/podman.sock" ]; then
@@ -74,7 +84,8 @@ cleanup)
   pkill -f "unix://$dir/podman.sock" 2>/dev/null || true
   podman_private system reset -f >/dev/null 2>&1 || true
   # overlay mounts may remain; unmount before removing
-  grep " $dir/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  grep -e " $dir/" -e " ${FUNAI_PODMAN_CHROOT:-/nonexistent}$dir/" /proc/mounts | awk '{print $2}' | sort -r |
+    xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$dir" "$state"
   echo "podman fixture removed"
   ;;

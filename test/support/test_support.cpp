@@ -41,6 +41,14 @@ std::string podman_fixture_dir() {
   return dir;
 }
 
+std::string podman_fixture_version() {
+  std::ifstream in(podman_fixture_dir() + "/version");
+  std::string version;
+  std::getline(in, version);
+  BOOST_REQUIRE_MESSAGE(!version.empty(), "the podman fixture wrote no version file");
+  return version;
+}
+
 std::string podman_socket() { return "unix://" + podman_fixture_dir() + "/podman.sock"; }
 
 std::string unique_id(const std::string& prefix) {
@@ -134,8 +142,10 @@ void PodmanService::start() {
     ::dup2(null, 2);
     std::string conf = "CONTAINERS_CONF=" + dir + "/containers.conf";
     ::putenv(conf.data());
+    // The fixture's podman: the host's, or Podman 5 through chroot (test/podman5.sh).
+    std::string podman = dir + "/podman";
     std::string root = dir + "/root", run = dir + "/run", tmp = dir + "/tmp", uri = "unix://" + socket_path_;
-    ::execlp("podman", "podman", "--root", root.c_str(), "--runroot", run.c_str(), "--tmpdir", tmp.c_str(), "system", "service",
+    ::execl(podman.c_str(), podman.c_str(), "--root", root.c_str(), "--runroot", run.c_str(), "--tmpdir", tmp.c_str(), "system", "service",
              "--time=0", uri.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

@@ -25,6 +25,8 @@ namespace testing {
 // The socket of the Podman service the CTest fixture started (fails the test when missing).
 std::string podman_socket();
 std::string podman_fixture_dir();
+// The version of the fixture's Podman as its command line reports it ("4.3.1", "5.4.2").
+std::string podman_fixture_version();
 
 // A name no other test uses: prefix + pid + counter (valid as an app id and container name).
 std::string unique_id(const std::string& prefix);
