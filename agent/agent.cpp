@@ -44,6 +44,7 @@ void Agent::start_server() {
   options.host = settings.host;
   options.port = settings.port;
   options.threads = settings.http_threads;
+  options.max_connections = settings.max_connections;
   Poco::Net::HTTPRequestHandlerFactory::Ptr factory(new ApiHandlerFactory(
       settings.token, api_endpoints(settings, service, parts.statuses, podman, [this] { return health.check(); })));
   server = std::make_unique<HttpServer>(options, factory);

@@ -1,251 +1,407 @@
 #include "http_server.h"
 
-#include <Poco/Net/HTTPHeaderStream.h>
+#include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/Net/HTTPServerResponseImpl.h>
-#include <Poco/Net/HTTPServerSession.h>
-#include <Poco/Net/NetException.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
-#include <Poco/Net/TCPServerConnectionFactory.h>
+#include <Poco/Net/StreamSocketImpl.h>
+#include <Poco/Timestamp.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <nlohmann/json.hpp>
-#include <condition_variable>
-#include <map>
-#include <mutex>
+#include <optional>
 #include <thread>
+#include <unordered_map>
+
+#include "buffered_exchange.h"
+#include "event_loop.h"
+#include "http_api.h"
+#include "metrics.h"
+#include "request_reader.h"
+#include "worker_pool.h"
 
 namespace agent {
 
 namespace {
 std::atomic<int> g_active_requests{0};
-}
+using Clock = std::chrono::steady_clock;
+constexpr uint32_t kRead = EPOLLIN | EPOLLRDHUP;
+constexpr auto kLinger = std::chrono::seconds(2);
+Poco::Logger& server_log() { return Poco::Logger::get("http"); }
+}  // namespace
 
-// Shuts down connections that spend too long outside a request handler.
-class ConnectionWatchdog {
- public:
-  using Clock = std::chrono::steady_clock;
-
-  explicit ConnectionWatchdog(std::chrono::seconds limit) : limit_(limit), thread_([this] { loop(); }) {}
-  ~ConnectionWatchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-
-  uint64_t add(const Poco::Net::StreamSocket& socket) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    uint64_t id = ++next_id_;
-    entries_.emplace(id, Entry{socket, Clock::now(), false});
-    return id;
-  }
-  void remove(uint64_t id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    entries_.erase(id);
-  }
-  void set_in_handler(uint64_t id, bool in_handler) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = entries_.find(id);
-    if (it == entries_.end()) return;
-    it->second.in_handler = in_handler;
-    it->second.since = Clock::now();
-  }
-  void shutdown_idle() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [id, e] : entries_)
-      if (!e.in_handler) shutdown(e);
-  }
-
- private:
-  struct Entry {
-    Poco::Net::StreamSocket socket;
-    Clock::time_point since;
-    bool in_handler;
+// One client connection, owned by the loop thread.
+struct Connection {
+  enum class Phase {
+    reading,    // waiting for (the rest of) a request, or idle between requests
+    handling,   // a worker runs the handler; the socket is not watched
+    writing,    // the answer is being written
+    lingering,  // answered and closing: what the client still sends is read and dropped
   };
-
-  static void shutdown(Entry& e) {
-    try {
-      e.socket.shutdown();
-    } catch (...) {
-      // already closed by the peer
-    }
-  }
-
-  void loop() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stopping_) {
-      wake_.wait_for(lock, std::chrono::milliseconds(500));
-      auto now = Clock::now();
-      for (auto& [id, e] : entries_)
-        if (!e.in_handler && now - e.since > limit_) shutdown(e);
-    }
-  }
-
-  std::chrono::seconds limit_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  uint64_t next_id_ = 0;
-  std::map<uint64_t, Entry> entries_;
-  std::thread thread_;
+  uint64_t id = 0;
+  Poco::Net::StreamSocket socket;
+  int fd = -1;
+  Poco::Net::SocketAddress peer;
+  RequestReader reader{kMaxBodyBytes};
+  Phase phase = Phase::reading;
+  bool idle = true;  // no byte of the next request yet
+  bool continue_sent = false;
+  Clock::time_point deadline;
+  std::string out;
+  size_t sent = 0;
+  bool close_after = false;
+  bool counted_busy = false;  // in busy_ (handling or writing an answer)
 };
 
-namespace {
-
-thread_local ConnectionWatchdog* t_watchdog = nullptr;
-thread_local uint64_t t_connection = 0;
-
-// Answers a request Poco could not parse (request line, URI or headers too long, malformed) with
-// the API's JSON error shape, then closes the connection.
-void send_json_error(Poco::Net::HTTPServerSession& session, const Poco::Net::MessageException& e) {
-  // Poco says "URI invalid or too long" for both, so a URI over 16 KiB and a garbled request line
-  // are both 400; headers over Poco's limits (8 KiB a value, 100 fields) are 431.
-  std::string what = e.message();
-  Poco::Net::HTTPResponse::HTTPStatus status = Poco::Net::HTTPResponse::HTTP_BAD_REQUEST;
-  std::string code = "bad_request";
-  if (what.find("Field") != std::string::npos || what.find("header fields") != std::string::npos) {
-    status = Poco::Net::HTTPResponse::HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
-    code = "headers_too_large";
-  }
-  std::string body = nlohmann::json{{"detail", "malformed request: " + what}, {"code", code}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
-  Poco::Net::HTTPResponse response(Poco::Net::HTTPMessage::HTTP_1_1, status);
-  response.setContentType("application/json");
-  response.setContentLength(static_cast<std::streamsize>(body.size()));
-  response.setKeepAlive(false);
-  Poco::Net::HTTPHeaderOutputStream out(session);
-  response.write(out);
-  out << body;
-  out.flush();
-}
-
-// One HTTP connection: Poco's request/response classes over a session, registered with the
-// watchdog for its whole life. Unlike Poco's own connection class it answers unparsable requests
-// with JSON, and it stops keeping a connection alive once the server stops.
-class ApiConnection : public Poco::Net::TCPServerConnection {
+class HttpServer::Impl {
  public:
-  ApiConnection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
-                Poco::Net::HTTPRequestHandlerFactory::Ptr factory, std::shared_ptr<ConnectionWatchdog> watchdog,
-                const std::atomic<bool>& stopping)
-      : TCPServerConnection(socket), params_(params), factory_(factory), watchdog_(std::move(watchdog)), stopping_(stopping) {}
+  Impl(const HttpServerOptions& options, Poco::Net::HTTPRequestHandlerFactory::Ptr factory)
+      : options_(options), factory_(std::move(factory)), loop_([this] { tick(); }, std::chrono::milliseconds(200)),
+        workers_(options.threads) {
+    params_ = new Poco::Net::HTTPServerParams;
+    params_->setServerName("fun-ai-runtime-agent");
+    listener_.bind(Poco::Net::SocketAddress(options.host, static_cast<Poco::UInt16>(options.port)), true);
+    listener_.listen(1024);
+    listener_.setBlocking(false);
+    server_address_ = listener_.address();
+  }
 
-  void run() override {
-    uint64_t id = watchdog_->add(socket());
-    t_watchdog = watchdog_.get();
-    t_connection = id;
-    try {
-      serve();
-    } catch (...) {
-      // the peer went away or the watchdog shut the socket: nothing to answer
-    }
-    t_watchdog = nullptr;
-    t_connection = 0;
-    watchdog_->remove(id);
+  void start() {
+    loop_.start();
+    loop_.post([this] { loop_.add(listener_.impl()->sockfd(), EPOLLIN, [this](uint32_t) { accept_all(); }); });
+  }
+
+  int port() const { return server_address_.port(); }
+  int open_connections() const { return open_.load(); }
+
+  void stop(std::chrono::milliseconds drain) {
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+    // No new connections; idle ones close now, the others after their answer.
+    loop_.post([this] {
+      loop_.remove(listener_.impl()->sockfd());
+      listener_.close();
+      std::vector<uint64_t> idle;
+      for (auto& [id, c] : connections_)
+        if (c->phase == Connection::Phase::reading || c->phase == Connection::Phase::lingering) idle.push_back(id);
+      for (auto id : idle) close(id);
+    });
+    auto deadline = Clock::now() + drain;
+    while (busy_.load() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    loop_.stop();
+    // The loop has ended: what remains is closed from here. Workers still in a handler finish it;
+    // their answers go nowhere.
+    workers_.join();
+    for (auto& [id, c] : connections_) c->socket.close();
+    connections_.clear();
+    open_ = 0;
+    metrics().http_connections(0);
   }
 
  private:
-  void serve() {
-    Poco::Net::HTTPServerSession session(socket(), params_);
-    while (!stopping_.load() && session.hasMoreRequests()) {
-      try {
-        Poco::Net::HTTPServerResponseImpl response(session);
-        Poco::Net::HTTPServerRequestImpl request(response, session, params_);
-        response.setDate(Poco::Timestamp());
-        response.setVersion(request.getVersion());
-        response.setKeepAlive(params_->getKeepAlive() && request.getKeepAlive() && session.canKeepAlive() && !stopping_.load());
-        response.set("Server", params_->getServerName());
-        std::unique_ptr<Poco::Net::HTTPRequestHandler> handler(factory_->createRequestHandler(request));
-        if (request.getExpectContinue() && response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK) response.sendContinue();
-        handler->handleRequest(request, response);
-        session.setKeepAlive(params_->getKeepAlive() && response.getKeepAlive() && session.canKeepAlive());
-      } catch (const Poco::Net::NoMessageException&) {
-        return;  // the client closed the connection between requests
-      } catch (const Poco::Net::MessageException& e) {
-        send_json_error(session, e);
+  void accept_all() {
+    for (;;) {
+      sockaddr_storage address{};
+      socklen_t length = sizeof address;
+      int fd = ::accept4(listener_.impl()->sockfd(), reinterpret_cast<sockaddr*>(&address), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          // Out of descriptors: stop accepting for a moment rather than spin on the listener.
+          server_log().warning("accept: out of file descriptors; pausing new connections for 100 ms");
+          loop_.modify(listener_.impl()->sockfd(), 0);
+          accept_paused_until_ = Clock::now() + std::chrono::milliseconds(100);
+        }
         return;
+      }
+      if (static_cast<int>(connections_.size()) >= options_.max_connections) {
+        ::close(fd);
+        metrics().http_connection_refused();
+        continue;
+      }
+      auto c = std::make_unique<Connection>();
+      c->id = ++next_id_;
+      c->socket = Poco::Net::StreamSocket(new Poco::Net::StreamSocketImpl(fd));
+      c->fd = fd;
+      try {
+        c->peer = Poco::Net::SocketAddress(reinterpret_cast<const sockaddr*>(&address), length);
+      } catch (...) {
+      }
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      c->deadline = Clock::now() + options_.head_deadline;
+      uint64_t id = c->id;
+      connections_.emplace(id, std::move(c));
+      loop_.add(fd, kRead, [this, id](uint32_t events) { on_event(id, events); });
+      metrics().http_connections(++open_);
+    }
+  }
+
+  Connection* find(uint64_t id) {
+    auto it = connections_.find(id);
+    return it == connections_.end() ? nullptr : it->second.get();
+  }
+
+  void close(uint64_t id) {
+    auto it = connections_.find(id);
+    if (it == connections_.end()) return;
+    Connection& c = *it->second;
+    if (c.counted_busy) --busy_;
+    loop_.remove(c.fd);
+    connections_.erase(it);  // the socket closes with it
+    metrics().http_connections(--open_);
+  }
+
+  void on_event(uint64_t id, uint32_t events) {
+    Connection* c = find(id);
+    if (!c) return;
+    switch (c->phase) {
+      case Connection::Phase::reading:
+        read(*c);
+        break;
+      case Connection::Phase::writing:
+        if (events & (EPOLLERR | EPOLLHUP)) return close(id);
+        flush(*c);
+        break;
+      case Connection::Phase::lingering:
+        drain(*c);
+        break;
+      case Connection::Phase::handling:
+        // Only errors and hang-ups are reported now: the client is gone, its answer will be dropped.
+        if (events & (EPOLLERR | EPOLLHUP)) close(id);
+        break;
+    }
+  }
+
+  // Reads what the socket has; returns false when the connection is gone.
+  bool receive(Connection& c, bool keep) {
+    for (;;) {
+      ssize_t n = ::recv(c.fd, buffer_, sizeof buffer_, 0);
+      if (n > 0) {
+        if (keep) {
+          if (c.idle) {
+            c.idle = false;
+            c.deadline = Clock::now() + options_.head_deadline;
+          }
+          c.reader.feed(buffer_, static_cast<size_t>(n));
+          if (c.reader.state() != RequestReader::State::head && c.reader.state() != RequestReader::State::body) return true;
+        }
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      if (n < 0 && errno == EINTR) continue;
+      close(c.id);  // the client closed, or the connection broke
+      return false;
+    }
+  }
+
+  void read(Connection& c) {
+    auto before = c.reader.state();
+    if (!receive(c, true)) return;
+    after_input(c, before);
+  }
+
+  // What to do once the reader has new bytes (or a kept-alive connection starts the next request).
+  void after_input(Connection& c, RequestReader::State before) {
+    switch (c.reader.state()) {
+      case RequestReader::State::failed: {
+        const auto& f = c.reader.failure();
+        return answer_error(c, f.status, f.code, f.detail);
+      }
+      case RequestReader::State::complete:
+        return dispatch(c);
+      case RequestReader::State::body:
+        if (before == RequestReader::State::head) c.deadline = Clock::now() + options_.body_timeout;
+        if (c.reader.wants_continue() && !c.continue_sent) {
+          c.continue_sent = true;
+          static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+          [[maybe_unused]] auto n = ::send(c.fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
+        }
+        return;
+      case RequestReader::State::head:
+        return;
+    }
+  }
+
+  void dispatch(Connection& c) {
+    c.phase = Connection::Phase::handling;
+    c.counted_busy = true;
+    ++busy_;
+    loop_.modify(c.fd, 0);
+    const auto& head = c.reader.head();
+    bool keep_alive = !stopping_ && head.getKeepAlive() && !c.reader.body_unread();
+    bool head_only = head.getMethod() == Poco::Net::HTTPRequest::HTTP_HEAD;
+    auto request = std::make_shared<Poco::Net::HTTPRequest>(head);
+    auto body = std::make_shared<std::string>(c.reader.body());
+    uint64_t id = c.id;
+    Poco::Net::SocketAddress peer = c.peer;
+    workers_.submit([this, id, request, body, peer, keep_alive, head_only] {
+      BufferedResponse response;
+      std::string bytes;
+      bool keep = false;
+      try {
+        BufferedRequest buffered(*request, std::move(*body), peer, server_address_, params_, response);
+        response.setDate(Poco::Timestamp());
+        response.setVersion(buffered.getVersion());
+        response.setKeepAlive(keep_alive);
+        response.set("Server", params_->getServerName());
+        std::unique_ptr<Poco::Net::HTTPRequestHandler> handler(factory_->createRequestHandler(buffered));
+        if (handler) handler->handleRequest(buffered, response);
+        keep = keep_alive && response.getKeepAlive();
+        response.setKeepAlive(keep);
+        bytes = response.serialize(head_only);
+      } catch (const std::exception& e) {
+        server_log().error(std::string("request handler failed: ") + e.what());
+        bytes = error_bytes(500, "internal_error", std::string("internal error: ") + e.what());
+        keep = false;
+      }
+      loop_.post([this, id, bytes = std::move(bytes), keep]() mutable {
+        Connection* c = find(id);
+        if (!c) return;
+        start_writing(*c, std::move(bytes), !keep || stopping_);
+      });
+    });
+  }
+
+  static std::string error_bytes(int status, const std::string& code, const std::string& detail) {
+    BufferedResponse response;
+    response.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    response.setDate(Poco::Timestamp());
+    response.set("Server", "fun-ai-runtime-agent");
+    response.setContentType("application/json");
+    response.setKeepAlive(false);
+    std::string body = nlohmann::json{{"detail", detail}, {"code", code}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    response.sendBuffer(body.data(), body.size());
+    return response.serialize(false);
+  }
+
+  // An answer from the loop itself (the request could not be read): JSON, then close.
+  void answer_error(Connection& c, int status, const std::string& code, const std::string& detail) {
+    if (!c.counted_busy) {
+      c.counted_busy = true;
+      ++busy_;
+    }
+    start_writing(c, error_bytes(status, code, detail), true);
+  }
+
+  void start_writing(Connection& c, std::string bytes, bool close_after) {
+    c.phase = Connection::Phase::writing;
+    c.out = std::move(bytes);
+    c.sent = 0;
+    c.close_after = close_after;
+    c.deadline = Clock::now() + options_.send_timeout;
+    flush(c);
+  }
+
+  void flush(Connection& c) {
+    while (c.sent < c.out.size()) {
+      ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.sent += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        loop_.modify(c.fd, EPOLLOUT);
+        return;
+      }
+      return close(c.id);
+    }
+    std::string().swap(c.out);
+    if (c.counted_busy) {
+      c.counted_busy = false;
+      --busy_;
+    }
+    if (c.close_after) return linger(c);
+    // Kept alive: the next request, perhaps already read (pipelined).
+    auto before = RequestReader::State::head;
+    c.reader.next();
+    c.phase = Connection::Phase::reading;
+    c.continue_sent = false;
+    c.idle = !c.reader.started();
+    c.deadline = Clock::now() + (c.idle ? options_.keep_alive_timeout : options_.head_deadline);
+    loop_.modify(c.fd, kRead);
+    after_input(c, before);
+  }
+
+  // Closes after the answer without a reset that could destroy it in flight: stop sending, then
+  // read and drop what the client still sends (a body not read) until it closes, or kLinger.
+  void linger(Connection& c) {
+    if (stopping_) return close(c.id);
+    ::shutdown(c.fd, SHUT_WR);
+    c.phase = Connection::Phase::lingering;
+    c.deadline = Clock::now() + kLinger;
+    loop_.modify(c.fd, kRead);
+  }
+
+  void drain(Connection& c) { receive(c, false); }
+
+  void tick() {
+    auto now = Clock::now();
+    if (accept_paused_until_ && now >= *accept_paused_until_ && !stopping_) {
+      accept_paused_until_.reset();
+      loop_.modify(listener_.impl()->sockfd(), EPOLLIN);
+    }
+    std::vector<uint64_t> expired;
+    for (auto& [id, c] : connections_)
+      if (c->phase != Connection::Phase::handling && now >= c->deadline) expired.push_back(id);
+    for (auto id : expired) {
+      Connection* c = find(id);
+      if (!c) continue;
+      if (c->phase == Connection::Phase::reading && !c->idle) {
+        bool in_head = c->reader.state() == RequestReader::State::head;
+        answer_error(*c, 408, in_head ? "request_timeout" : "body_incomplete",
+                     in_head ? "the request head did not arrive within " + std::to_string(options_.head_deadline.count()) + " s"
+                             : "the request body did not arrive complete within " + std::to_string(options_.body_timeout.count()) + " s");
+      } else {
+        close(id);  // idle past keep-alive, a client not taking its answer, or done lingering
       }
     }
   }
 
-  Poco::Net::HTTPServerParams::Ptr params_;
+  HttpServerOptions options_;
   Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
-  std::shared_ptr<ConnectionWatchdog> watchdog_;
-  const std::atomic<bool>& stopping_;
-};
-
-class ApiConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
- public:
-  ApiConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, Poco::Net::HTTPRequestHandlerFactory::Ptr factory,
-                           std::shared_ptr<ConnectionWatchdog> watchdog, const std::atomic<bool>& stopping)
-      : params_(params), factory_(factory), watchdog_(std::move(watchdog)), stopping_(stopping) {}
-
-  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new ApiConnection(socket, params_, factory_, watchdog_, stopping_);
-  }
-
- private:
   Poco::Net::HTTPServerParams::Ptr params_;
-  Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
-  std::shared_ptr<ConnectionWatchdog> watchdog_;
-  const std::atomic<bool>& stopping_;
+  Poco::Net::ServerSocket listener_;
+  Poco::Net::SocketAddress server_address_;
+  EventLoop loop_;
+  WorkerPool workers_;
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;  // loop thread only
+  uint64_t next_id_ = 0;
+  std::optional<Clock::time_point> accept_paused_until_;
+  char buffer_[64 * 1024];  // loop thread only
+  std::atomic<int> open_{0};
+  std::atomic<int> busy_{0};
+  std::atomic<bool> stopping_{false};
+  bool stopped_ = false;
 };
-
-}  // namespace
 
 HttpServer::HttpServer(const HttpServerOptions& options, Poco::Net::HTTPRequestHandlerFactory::Ptr factory)
-    : options_(options) {
-  Poco::Net::HTTPServerParams::Ptr params(new Poco::Net::HTTPServerParams);
-  params->setMaxThreads(options.threads);
-  params->setMaxQueued(options.max_queued);
-  params->setTimeout(Poco::Timespan(options.receive_timeout.count(), 0));
-  params->setKeepAlive(true);
-  params->setKeepAliveTimeout(Poco::Timespan(options.keep_alive_timeout.count(), 0));
-  params->setMaxKeepAliveRequests(10000);
-  params->setServerName("fun-ai-runtime-agent");
-
-  Poco::Net::ServerSocket socket;
-  socket.bind(Poco::Net::SocketAddress(options.host, static_cast<Poco::UInt16>(options.port)), true);
-  socket.listen(128);
-
-  pool_ = std::make_unique<Poco::ThreadPool>(2, options.threads, 60, 512 * 1024);
-  watchdog_ = std::make_shared<ConnectionWatchdog>(options.head_deadline);
-  server_ = std::make_unique<Poco::Net::TCPServer>(new ApiConnectionFactory(params, factory, watchdog_, stopping_), *pool_, socket,
-                                                   params);
-}
+    : impl_(std::make_unique<Impl>(options, std::move(factory))) {}
 
 HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
 
-void HttpServer::start() { server_->start(); }
+void HttpServer::start() { impl_->start(); }
 
-int HttpServer::port() const { return server_->socket().address().port(); }
+int HttpServer::port() const { return impl_->port(); }
 
-void HttpServer::stop(std::chrono::milliseconds drain) {
-  if (stopped_) return;
-  stopped_ = true;
-  stopping_ = true;  // connections close after their current request
-  server_->stop();   // no new connections
-  auto deadline = std::chrono::steady_clock::now() + drain;
-  while (g_active_requests.load() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  watchdog_->shutdown_idle();
-  pool_->joinAll();
-}
+int HttpServer::open_connections() const { return impl_->open_connections(); }
 
-void HttpServer::enter_handler() {
-  ++g_active_requests;
-  if (t_watchdog) t_watchdog->set_in_handler(t_connection, true);
-}
+void HttpServer::stop(std::chrono::milliseconds drain) { impl_->stop(drain); }
 
-void HttpServer::leave_handler() {
-  if (t_watchdog) t_watchdog->set_in_handler(t_connection, false);
-  --g_active_requests;
-}
+void HttpServer::enter_handler() { ++g_active_requests; }
+
+void HttpServer::leave_handler() { --g_active_requests; }
 
 int HttpServer::active_requests() { return g_active_requests.load(); }
 

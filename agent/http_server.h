@@ -1,30 +1,33 @@
-// The agent's HTTP server: Poco's HTTP server machinery on a bounded thread pool, with
-// keep-alive and server-side deadlines. A connection may spend at most `head_deadline` outside a
-// request handler (idle keep-alive plus reading the request line and headers), so a client that
-// trickles its headers byte by byte cannot hold a thread for long.
+// The agent's HTTP server. One event-loop thread holds every connection while it is outside a
+// request handler: accepting, reading the request head and body from non-blocking sockets, waiting
+// idle between keep-alive requests, and writing answers. Only a complete request takes a worker
+// thread (for its handler), so slow or idle clients cost memory, not threads.
+//
+// Deadlines: a request's head must arrive within head_deadline (of the accept, or of its first byte
+// on a kept-alive connection) and its body within body_timeout after the head, else 408 and close;
+// an idle kept-alive connection is closed after keep_alive_timeout; a client must take an answer
+// within send_timeout. Past max_connections a new connection is closed at once (and counted).
 #pragma once
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/TCPServer.h>
-#include <Poco/ThreadPool.h>
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
 
 namespace agent {
 
-class ConnectionWatchdog;
+class EventLoop;
 
 struct HttpServerOptions {
   std::string host = "0.0.0.0";
   int port = 7005;  // 0 = an ephemeral port
-  int threads = 32;
-  int max_queued = 256;
-  std::chrono::seconds receive_timeout{10};     // one read on the socket
-  std::chrono::seconds keep_alive_timeout{5};   // idle between requests
-  std::chrono::seconds head_deadline{15};       // outside a handler, in all
+  int threads = 32;  // request handlers at once
+  int max_connections = 4096;
+  std::chrono::seconds head_deadline{10};
+  std::chrono::seconds body_timeout{10};
+  std::chrono::seconds keep_alive_timeout{5};
+  std::chrono::seconds send_timeout{10};
 };
 
 class HttpServer {
@@ -34,24 +37,22 @@ class HttpServer {
 
   void start();
   int port() const;
+  // Connections open now (any state).
+  int open_connections() const;
 
-  // Stops accepting, waits until no request is being handled (at most `drain`), then closes
-  // the remaining idle connections.
+  // Stops accepting and closes idle connections, waits until no request is being handled or
+  // answered (at most `drain`), then closes the rest.
   void stop(std::chrono::milliseconds drain);
 
-  // Marks the calling thread's connection as inside a handler (not subject to head_deadline).
+  // Marks a request as being handled (counted in active_requests).
   static void enter_handler();
   static void leave_handler();
-  // Requests being handled right now.
   static int active_requests();
 
+  class Impl;
+
  private:
-  HttpServerOptions options_;
-  std::unique_ptr<Poco::ThreadPool> pool_;
-  std::shared_ptr<ConnectionWatchdog> watchdog_;
-  std::unique_ptr<Poco::Net::TCPServer> server_;
-  bool stopped_ = false;
-  std::atomic<bool> stopping_{false};
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace agent

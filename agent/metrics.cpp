@@ -50,7 +50,21 @@ Metrics::Metrics()
       image_pulls_(prometheus::BuildCounter()
                        .Name("funai_image_pulls_total")
                        .Help("Image pulls of deploys by result (pulled, unchanged, local_copy, or why it failed)")
-                       .Register(*registry_)) {}
+                       .Register(*registry_)),
+      http_connections_(prometheus::BuildGauge()
+                            .Name("funai_http_connections")
+                            .Help("Client connections open on the agent's API port")
+                            .Register(*registry_)
+                            .Add({})),
+      http_connections_refused_(prometheus::BuildCounter()
+                                    .Name("funai_http_connections_refused_total")
+                                    .Help("Connections closed at accept because RUNTIME_MAX_CONNECTIONS were open")
+                                    .Register(*registry_)
+                                    .Add({})) {}
+
+void Metrics::http_connections(int open) { http_connections_.Set(open); }
+
+void Metrics::http_connection_refused() { http_connections_refused_.Increment(); }
 
 void Metrics::http_request(const std::string& route, const std::string& method, int status, double seconds) {
   http_requests_.Add({{"route", route}, {"method", method}, {"status", std::to_string(status)}}).Increment();

@@ -27,6 +27,8 @@ class Metrics {
   void podman_up(bool up);
   void images_removed(int count);
   void image_pull(const std::string& result);  // "pulled", "unchanged", "local_copy", or a PullFailed reason
+  void http_connections(int open);
+  void http_connection_refused();  // closed at accept: RUNTIME_MAX_CONNECTIONS reached
 
   // The text exposition format (version 0.0.4).
   std::string serialize() const;
@@ -44,6 +46,8 @@ class Metrics {
   prometheus::Gauge& podman_up_;
   prometheus::Counter& images_removed_;
   prometheus::Family<prometheus::Counter>& image_pulls_;
+  prometheus::Gauge& http_connections_;
+  prometheus::Counter& http_connections_refused_;
 };
 
 Metrics& metrics();

@@ -129,6 +129,7 @@ const std::vector<Key>& keys() {
          return "";
        }},
       {"RUNTIME_AGENT_THREADS", "32", false, int_in(&Settings::http_threads, 2, 1024)},
+      {"RUNTIME_MAX_CONNECTIONS", "4096", false, int_in(&Settings::max_connections, 16, 60000)},
       {"RUNTIME_NODE_NAME", "rt-node-01", false, text(&Settings::node_name)},
       {"RUNTIME_NODE_AGENT_BASE_URL", "", false, url(&Settings::node_agent_base_url)},
       {"RUNTIME_NODE_GATEWAY_BASE_URL", "", false, url(&Settings::node_gateway_base_url)},

@@ -29,6 +29,7 @@ struct Settings {
   int port = 7005;
   std::string token;
   int http_threads = 32;
+  int max_connections = 4096;
 
   std::string node_name = "rt-node-01";
   std::string node_agent_base_url;
