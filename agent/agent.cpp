@@ -2,6 +2,9 @@
 
 #include <Poco/File.h>
 #include <Poco/Logger.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 
 #include "http_api.h"
 #include "metrics.h"
@@ -22,6 +25,21 @@ std::unique_ptr<traefik::RouteDir> routing_directory(const Settings& settings) {
   return std::make_unique<traefik::RouteDir>(settings.traefik_dynamic_dir);
 }
 
+// Every connection is a descriptor. Raises the soft limit toward the hard one (a shell's 1024 is
+// far below RUNTIME_MAX_CONNECTIONS; the unit sets both to 65536), and says so when it stays short.
+void make_room_for_connections(int max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  rlim_t wanted = static_cast<rlim_t>(max_connections) + 1024;  // Podman, routing files, logs
+  if (limit.rlim_cur < wanted && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur < wanted)
+    Poco::Logger::get("main").warning("open files limit " + std::to_string(limit.rlim_cur) + " is below RUNTIME_MAX_CONNECTIONS + 1024 (" +
+                                      std::to_string(wanted) + "): past it new connections wait in the listen queue");
+}
+
 }  // namespace
 
 Agent::Agent(Settings s)
@@ -40,6 +58,7 @@ Agent::Agent(Settings s)
 Agent::~Agent() { stop(std::chrono::seconds(5)); }
 
 void Agent::start_server() {
+  make_room_for_connections(settings.max_connections);
   HttpServerOptions options;
   options.host = settings.host;
   options.port = settings.port;

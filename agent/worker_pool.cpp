@@ -2,33 +2,30 @@
 
 namespace agent {
 
-WorkerPool::WorkerPool(int max_threads, int stack_bytes) : max_threads_(max_threads < 1 ? 1 : max_threads), stack_bytes_(stack_bytes) {}
+WorkerPool::WorkerPool(int threads, int stack_bytes) {
+  for (int i = 0; i < (threads < 1 ? 1 : threads); ++i) {
+    auto thread = std::make_unique<Poco::Thread>("http-worker");
+    thread->setStackSize(stack_bytes);
+    thread->startFunc([this] { work(); });
+    threads_.push_back(std::move(thread));
+  }
+}
 
 WorkerPool::~WorkerPool() { join(); }
 
 void WorkerPool::submit(std::function<void()> job) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  if (stopping_) return;
-  jobs_.push_back(std::move(job));
-  if (idle_ == 0 && static_cast<int>(threads_.size()) < max_threads_) {
-    auto thread = std::make_unique<Poco::Thread>("http-worker");
-    thread->setStackSize(stack_bytes_);
-    thread->startFunc([this] { work(); });
-    threads_.push_back(std::move(thread));
-    return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) return;
+    jobs_.push_back(std::move(job));
   }
-  lock.unlock();
   ready_.notify_one();
 }
 
 void WorkerPool::work() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    while (jobs_.empty() && !stopping_) {
-      ++idle_;
-      ready_.wait(lock);
-      --idle_;
-    }
+    ready_.wait(lock, [this] { return !jobs_.empty() || stopping_; });
     if (jobs_.empty()) return;  // stopping, and nothing left
     auto job = std::move(jobs_.front());
     jobs_.pop_front();

@@ -1,6 +1,6 @@
-// A fixed upper number of threads that run queued jobs in order. Threads start as the queue needs
-// them, up to the limit, and stay; the queue itself has no limit (its length is bounded by the
-// connections the server accepts, one request each at a time).
+// A fixed number of threads, all started at once, that run queued jobs in order: the process's
+// thread count does not move with load. The queue itself has no limit (its length is bounded by
+// the connections the server accepts, one request each at a time).
 #pragma once
 
 #include <Poco/Thread.h>
@@ -16,7 +16,7 @@ namespace agent {
 
 class WorkerPool {
  public:
-  explicit WorkerPool(int max_threads, int stack_bytes = 512 * 1024);
+  explicit WorkerPool(int threads, int stack_bytes = 512 * 1024);
   ~WorkerPool();  // join()
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -29,13 +29,10 @@ class WorkerPool {
  private:
   void work();
 
-  const int max_threads_;
-  const int stack_bytes_;
   mutable std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::function<void()>> jobs_;
   std::vector<std::unique_ptr<Poco::Thread>> threads_;
-  int idle_ = 0;
   bool stopping_ = false;
 };
 
