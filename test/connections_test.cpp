@@ -1,11 +1,6 @@
 #define BOOST_TEST_MODULE connections
 // Many connections on the agent binary: slow-header (slowloris) and idle keep-alive clients by
 // the thousand must not lock out the Runner, nor cost threads; and the connection cap.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
@@ -19,71 +14,6 @@ using testing::seconds_since;
 namespace {
 
 const std::string kToken = "conn-token";
-
-// Client descriptors: the test holds 2000 and the agent as many.
-void make_room_for_descriptors(rlim_t wanted) {
-  rlimit limit{};
-  BOOST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
-  if (limit.rlim_cur < wanted) {
-    limit.rlim_cur = std::min(wanted, limit.rlim_max);
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-  }
-  BOOST_REQUIRE_MESSAGE(limit.rlim_cur >= wanted, "this test needs " << wanted << " open files; the hard limit is " << limit.rlim_max);
-}
-
-// A raw client socket, blocking, with a receive timeout.
-class Client {
- public:
-  explicit Client(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    timeval tv{0, 200000};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~Client() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
-
-  bool connected() const { return connected_; }
-  bool send(const std::string& bytes) { return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()); }
-  // Reads what has arrived (waiting at most the receive timeout); false once the server closed.
-  bool receive() {
-    char buf[4096];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n > 0) {
-      received_.append(buf, static_cast<size_t>(n));
-      return true;
-    }
-    if (n == 0) closed_ = true;
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-  }
-  void nonblocking_receive() {
-    char buf[4096];
-    for (;;) {
-      ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-      if (n > 0) {
-        received_.append(buf, static_cast<size_t>(n));
-        continue;
-      }
-      if (n == 0) closed_ = true;
-      return;
-    }
-  }
-  const std::string& received() const { return received_; }
-  bool closed() const { return closed_; }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-  bool closed_ = false;
-  std::string received_;
-};
 
 int thread_count(int pid) {
   int n = 0;
@@ -102,7 +32,7 @@ double metric(const testing::AgentProcess& agent, const std::string& name) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_thousand_slow_and_a_thousand_idle_connections_do_not_lock_out_the_runner_nor_cost_threads) {
-  make_room_for_descriptors(6000);
+  testing::make_room_for_descriptors(6000);
   testing::TempDir routing, logs;
   int port = testing::free_port();
   auto env = testing::agent_env(port, kToken, routing.path(), logs.path());
@@ -117,10 +47,10 @@ BOOST_AUTO_TEST_CASE(a_thousand_slow_and_a_thousand_idle_connections_do_not_lock
   int threads_before = thread_count(agent.pid());
 
   // 1000 slowloris clients: a request line and part of a header, then one byte a second.
-  std::vector<std::unique_ptr<Client>> slow, idle;
+  std::vector<std::unique_ptr<testing::RawConnection>> slow, idle;
   auto slow_started = std::chrono::steady_clock::now();
   for (int i = 0; i < 1000; ++i) {
-    slow.push_back(std::make_unique<Client>(port));
+    slow.push_back(std::make_unique<testing::RawConnection>(port));
     BOOST_REQUIRE_MESSAGE(slow.back()->connected(), "slow connection " << i << " was not accepted");
     slow.back()->send("GET /internal/health HTTP/1.1\r\nHost: agent\r\nX-Slow: ");
   }
@@ -133,7 +63,7 @@ BOOST_AUTO_TEST_CASE(a_thousand_slow_and_a_thousand_idle_connections_do_not_lock
   });
   // 1000 keep-alive clients that made one request and now wait.
   for (int i = 0; i < 1000; ++i) {
-    idle.push_back(std::make_unique<Client>(port));
+    idle.push_back(std::make_unique<testing::RawConnection>(port));
     BOOST_REQUIRE_MESSAGE(idle.back()->connected(), "idle connection " << i << " was not accepted");
     idle.back()->send("GET /internal/health HTTP/1.1\r\nHost: agent\r\n\r\n");
   }
@@ -207,10 +137,10 @@ BOOST_AUTO_TEST_CASE(past_the_connection_cap_a_new_connection_is_closed_at_once_
   double refused_before = metric(agent, "funai_http_connections_refused_total");
   BOOST_TEST(refused_before == 0);
   {
-    std::vector<std::unique_ptr<Client>> held;
-    for (int i = 0; i < 16; ++i) held.push_back(std::make_unique<Client>(port));
+    std::vector<std::unique_ptr<testing::RawConnection>> held;
+    for (int i = 0; i < 16; ++i) held.push_back(std::make_unique<testing::RawConnection>(port));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all accepted by the loop
-    Client extra(port);
+    testing::RawConnection extra(port);
     BOOST_TEST(extra.connected());  // the kernel's backlog took it; the agent closes it
     auto t0 = std::chrono::steady_clock::now();
     while (!extra.closed() && seconds_since(t0) < 2) extra.receive();

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -48,6 +49,7 @@ struct Options {
   std::string registry_phase;  // "pull" or "plain": only the image-path figures (registry_rows)
   std::string registry_image;  // a ~50 MB app image in a local plain-HTTP registry
   std::string samples;         // where the pull phase leaves its samples for the plain phase
+  bool connections = false;    // only the connection figures (connection_rows)
 };
 
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
@@ -297,6 +299,98 @@ void registry_rows(podman::Client& podman, int n) {
                   fmt(checked.median() / unpulled.median(), 2), "a digest check only"});
 }
 
+// wrk against the agent: requests per second and failed requests (socket errors and non-2xx).
+struct WrkResult {
+  double rate = 0;
+  long failed = 0;
+};
+WrkResult wrk(const std::string& path, int connections, int seconds) {
+  std::string cmd = "wrk -t2 -c" + std::to_string(connections) + " -d" + std::to_string(seconds) + "s --timeout 10s -H 'X-Runtime-Token: " +
+                    opt.token + "' '" + opt.agent + path + "' 2>&1";
+  WrkResult result;
+  FILE* out = ::popen(cmd.c_str(), "r");
+  if (!out) return result;
+  char line[512];
+  while (std::fgets(line, sizeof line, out)) {
+    std::string l = line;
+    if (l.rfind("Requests/sec:", 0) == 0) result.rate = std::atof(l.c_str() + 13);
+    auto non2xx = l.find("Non-2xx or 3xx responses:");
+    if (non2xx != std::string::npos) result.failed += std::atol(l.c_str() + non2xx + 26);
+    if (l.find("Socket errors:") != std::string::npos) {
+      for (const char* key : {"connect ", "read ", "write ", "timeout "}) {
+        auto at = l.find(key);
+        if (at != std::string::npos) result.failed += std::atol(l.c_str() + at + std::strlen(key));
+      }
+    }
+  }
+  ::pclose(out);
+  return result;
+}
+
+// GET /internal/health on a fresh connection each time, as the Runner's calls come: latencies (ms).
+Stats fresh_health(int count) {
+  Stats s;
+  for (int i = 0; i < count; ++i) {
+    auto t0 = Clock::now();
+    auto r = testing::http("GET", opt.agent + "/internal/health", "", {}, std::chrono::milliseconds(5000));
+    s.values.push_back(r.status == 200 ? ms_since(t0) : 5000.0);
+  }
+  return s;
+}
+
+// Connections: the memory 1000 idle keep-alive connections cost (first, on a fresh agent: memory
+// freed by later loads stays with the process and would hide it), status throughput at 16 and at
+// 1000 keep-alive clients (wrk), health latency while 1000 slow-header (slowloris) connections are
+// open against none. The baseline of each figure is the same agent without the load.
+void connection_rows(int n) {
+  int port = Poco::URI(opt.agent).getPort();
+  auto r = agent_call("POST", "/agent/apps/deploy", deploy_body("cx", testing::kHttpdImage));
+  if (r.status != 200) std::cerr << "deploy cx failed: " << r.body << "\n";
+  std::cerr << "bench: memory of 1000 idle keep-alive connections\n";
+  Memory without = memory_mb(opt.agent_pid, n);
+  Memory with;
+  {
+    std::vector<std::unique_ptr<testing::RawConnection>> idle;
+    for (int i = 0; i < 1000; ++i) {
+      idle.push_back(std::make_unique<testing::RawConnection>(port));
+      idle.back()->send("GET /internal/health HTTP/1.1\r\nHost: agent\r\n\r\n");
+    }
+    for (auto& c : idle)
+      for (int i = 0; i < 10 && c->received().find("\r\n\r\n") == std::string::npos && c->receive(); ++i) {
+      }
+    with = memory_mb(opt.agent_pid, n);
+  }
+  double per_connection_kb = (with.uss.median() - without.uss.median()) * 1024.0 / 1000.0;
+  rows.push_back({"agent USS, 1000 idle keep-alive connections (MB)", fmt(with.uss.median()), fmt(with.uss.p95()), "same agent, none open",
+                  fmt(without.uss.median()), fmt(without.uss.p95()), fmt(with.uss.median() / without.uss.median(), 2), ""});
+  rows.push_back({"USS per idle connection (KB)", fmt(per_connection_kb), "", "", "", "", "", "< 16 KB"});
+  std::string status_path = "/agent/apps/status?appId=cx&userId=7";
+  std::cerr << "bench: status with wrk, 16 then 1000 connections\n";
+  wrk(status_path, 16, 1);  // warm-up
+  auto at16 = wrk(status_path, 16, opt.load_seconds);
+  auto at1000 = wrk(status_path, 1000, opt.load_seconds);
+  rows.push_back({"status throughput, 1000 keep-alive connections (req/s; failed)", fmt(at1000.rate, 0) + "; " + std::to_string(at1000.failed), "",
+                  "same, 16 connections (wrk -t2)", fmt(at16.rate, 0) + "; " + std::to_string(at16.failed), "",
+                  fmt(at1000.rate / at16.rate, 2), "≥ 0.8 of 16"});
+
+  std::cerr << "bench: health with 1000 slow-header connections open\n";
+  std::this_thread::sleep_for(std::chrono::seconds(6));  // wrk's connections are gone (keep-alive timeout)
+  auto quiet = fresh_health(300);
+  {
+    std::vector<std::unique_ptr<testing::RawConnection>> slow;
+    for (int i = 0; i < 1000; ++i) {
+      slow.push_back(std::make_unique<testing::RawConnection>(port));
+      slow.back()->send("GET /internal/health HTTP/1.1\r\nHost: agent\r\nX-Slow: ");
+    }
+    auto loaded = fresh_health(300);
+    rows.push_back({"health on a fresh connection, 1000 slow-header connections open (ms; p50, p99)", fmt(loaded.median(), 2),
+                    fmt(loaded.pct(99), 2), "same, none open", fmt(quiet.median(), 2), fmt(quiet.pct(99), 2),
+                    fmt(loaded.pct(99) / quiet.pct(99), 2), "p99 < 50 ms"});
+  }
+
+  agent_call("POST", "/agent/apps/delete", R"({"userId":"7","appId":"cx"})");
+}
+
 void print_table(std::ostream& out) {
   out << "| measure | agent median | agent p95 | baseline (same run) | baseline median | baseline p95 | agent/baseline | target |\n";
   out << "| --- | ---: | ---: | --- | ---: | ---: | ---: | --- |\n";
@@ -324,9 +418,15 @@ int main(int argc, char** argv) {
     else if (k == "--registry-phase") opt.registry_phase = v;
     else if (k == "--samples") opt.samples = v;
     else if (k == "--registry-image") opt.registry_image = v;
+    else if (k == "--connections-phase") opt.connections = v == "yes";
   }
   podman::Client podman(opt.socket);
   const int n = opt.n;
+  if (opt.connections) {
+    connection_rows(n);
+    print_table(std::cout);
+    return 0;
+  }
   if (!opt.registry_phase.empty()) {
     registry_rows(podman, n);
     if (opt.registry_phase == "plain") print_table(std::cout);

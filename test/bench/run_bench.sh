@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: a private Podman service and the agent binary, then the bench program; removes
 # everything it started. BENCH_N (default 10) runs per figure, BENCH_APPS (100) for memory.
+# BENCH_PARTS (default "main image connections") picks the tables to measure.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$root/build}
@@ -16,6 +17,7 @@ trap cleanup EXIT
 
 "$root/test/podman_fixture.sh" setup "$state" "$root/etc/containers.conf" >/dev/null
 dir=$(cat "$state")
+ulimit -n "$(ulimit -Hn)"  # 1000-connection figures: wrk, the bench and the agent hold that many
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo "$1"; }
 token=bench-token-$$
 # start_agent PORT NAME [VAR=VALUE...]: the agent binary in the background; sets agent_pid.
@@ -34,18 +36,23 @@ start_agent() {
   sleep 2
 }
 
+parts=" ${BENCH_PARTS:-main image connections} "
+echo "== fun-ai-studio-runtime bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), $(podman --version)"
+if [[ $parts == *" main "* ]]; then
 port=$(free_port 17005)
 start_agent "$port" agent
-dynamic="$work/agent/dynamic"
-
-echo "== fun-ai-studio-runtime bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), $(podman --version)"
 "$build/test/funai_bench" --agent "http://127.0.0.1:$port" --token "$token" --socket "unix://$dir/podman.sock" \
-  --fixture-dir "$dir" --network funai-bench-net --routing-dir "$dynamic" --agent-pid "$agent_pid" --podman-pid "$(cat "$dir/service.pid")" \
+  --fixture-dir "$dir" --network funai-bench-net --routing-dir "$work/agent/dynamic" --agent-pid "$agent_pid" --podman-pid "$(cat "$dir/service.pid")" \
   --n "${BENCH_N:-10}" --apps "${BENCH_APPS:-100}" --load-seconds "${BENCH_LOAD_SECONDS:-3}"
+kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
+agent_pid=
+fi
 # The image path: a registry (Debian's docker-registry, plain HTTP, no auth) holding a ~50 MB app
 # image built and pushed from a storage of its own. One agent at a time on this Podman (two would
 # each reconcile the other's apps): one that pulls (policy always), then one that does not.
-kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
+if [[ $parts == *" image "* ]]; then
+echo
+echo "The image path (one agent at a time on the Podman service: one that pulls, then one that does not):"
 registry_port=$(free_port 17050)
 registry="127.0.0.1:$registry_port"
 printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s}\n' \
@@ -70,4 +77,16 @@ for phase in pull plain; do
   kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
 done
 agent_pid=
-
+fi
+# Connections: one more agent of its own, wrk and raw sockets against it.
+if [[ $parts == *" connections "* ]]; then
+echo
+echo "Connections (the same agent without the load is the baseline):"
+phase_port=$(free_port 17007)
+start_agent "$phase_port" connections
+"$build/test/funai_bench" --agent "http://127.0.0.1:$phase_port" --token "$token" --socket "unix://$dir/podman.sock" \
+  --fixture-dir "$dir" --network funai-bench-net --agent-pid "$agent_pid" --n "${BENCH_N:-10}" \
+  --load-seconds "${BENCH_LOAD_SECONDS:-3}" --connections-phase yes
+kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
+agent_pid=
+fi

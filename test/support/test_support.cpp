@@ -7,7 +7,11 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 #include <boost/test/unit_test.hpp>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <cerrno>
 #include <cstring>
@@ -211,6 +215,59 @@ int AgentProcess::terminate() {
   ::kill(pid_, SIGTERM);
   int status = wait();
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+RawConnection::RawConnection(int port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  timeval tv{0, 200000};
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+RawConnection::~RawConnection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool RawConnection::send(const std::string& bytes) {
+  return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
+bool RawConnection::receive() {
+  char buf[4096];
+  ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+  if (n > 0) {
+    received_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+  if (n == 0) closed_ = true;
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+void RawConnection::nonblocking_receive() {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      received_.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0) closed_ = true;
+    return;
+  }
+}
+
+void make_room_for_descriptors(unsigned long wanted) {
+  rlimit limit{};
+  BOOST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
+  if (limit.rlim_cur < wanted) {
+    limit.rlim_cur = std::min<rlim_t>(wanted, limit.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  BOOST_REQUIRE_MESSAGE(limit.rlim_cur >= wanted, "this needs " << wanted << " open files; the hard limit is " << limit.rlim_max);
 }
 
 int free_port() {

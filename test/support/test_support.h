@@ -130,6 +130,34 @@ class AgentProcess {
   bool reaped_ = false;
 };
 
+// A raw TCP client of 127.0.0.1:port, blocking, reads waiting at most 200 ms: for connections
+// that misbehave on purpose (slow heads, idle keep-alive) by the thousand.
+class RawConnection {
+ public:
+  explicit RawConnection(int port);
+  ~RawConnection();
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool connected() const { return connected_; }
+  bool send(const std::string& bytes);
+  // Reads what arrives within 200 ms; false once the server closed (or on an error).
+  bool receive();
+  // Reads what has arrived, without waiting.
+  void nonblocking_receive();
+  const std::string& received() const { return received_; }
+  bool closed() const { return closed_; }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  bool closed_ = false;
+  std::string received_;
+};
+
+// Raises this process's open-files limit to `wanted` (fails the test when the hard limit is lower).
+void make_room_for_descriptors(unsigned long wanted);
+
 // A TCP port nothing listens on right now.
 int free_port();
 
