@@ -50,6 +50,7 @@ Agent::Agent(Settings s)
       service(settings, podman, routes.get(), parts),
       heartbeat(settings, podman),
       reconciler(settings, podman, routes.get(), parts),
+      sleeper(settings, podman, routes.get(), parts),
       health(settings, podman, routes.get(), heartbeat) {
   podman.on_error([](const std::string& call) { metrics().podman_error(call); });
   service.on_change([this] { heartbeat.trigger(); });
@@ -65,7 +66,7 @@ void Agent::start_server() {
   options.threads = settings.http_threads;
   options.max_connections = settings.max_connections;
   Poco::Net::HTTPRequestHandlerFactory::Ptr factory(new ApiHandlerFactory(
-      settings.token, api_endpoints(settings, service, parts.statuses, podman, [this] { return health.check(); })));
+      settings.token, api_endpoints(settings, service, parts.statuses, podman, [this] { return health.check(); }, &sleeper)));
   server = std::make_unique<HttpServer>(options, factory);
   server->start();
 }
@@ -74,6 +75,7 @@ void Agent::start_background() {
   heartbeat.start();
   reconciler.start();
   parts.images.start();
+  sleeper.start();
   background_ = true;
 }
 
@@ -82,6 +84,7 @@ void Agent::stop(std::chrono::seconds drain) {
   stopped_ = true;
   if (server) server->stop(drain);
   if (background_) {
+    sleeper.stop();
     reconciler.stop();
     parts.images.stop();
     heartbeat.stop();

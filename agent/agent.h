@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "app_parts.h"
+#include "app_sleeper.h"
 #include "deploy_service.h"
 #include "heartbeat.h"
 #include "http_server.h"
@@ -25,7 +26,7 @@ class Agent {
 
   // Listens on settings.host:settings.port (0: an ephemeral port). Throws when it cannot.
   void start_server();
-  // The heartbeat, the reconciler and the periodic image sweep.
+  // The heartbeat, the reconciler, the periodic image sweep, and scale to zero when it is on.
   void start_background();
   // Stops taking connections, lets requests in flight finish (up to `drain`), stops the
   // background work and retires the old containers still in their grace period.
@@ -39,6 +40,7 @@ class Agent {
   DeployService service;
   Heartbeat heartbeat;
   Reconciler reconciler;
+  AppSleeper sleeper;
   NodeHealth health;
   std::unique_ptr<HttpServer> server;
 

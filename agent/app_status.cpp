@@ -13,7 +13,7 @@ namespace pc = podman::containers;
 bool AppStatus::operator==(const AppStatus& o) const {
   return app_id == o.app_id && exists == o.exists && container_name == o.container_name && user_id == o.user_id &&
          running == o.running && image == o.image && port == o.port && state == o.state && started_at == o.started_at &&
-         restart_count == o.restart_count && ip == o.ip && base_path == o.base_path && routed == o.routed && exit_code == o.exit_code;
+         restart_count == o.restart_count && ip == o.ip && base_path == o.base_path && routed == o.routed && sleeping == o.sleeping && exit_code == o.exit_code;
 }
 
 AppStatus AppStatusReader::describe(const pc::Container& c) const {
@@ -37,11 +37,15 @@ AppStatus AppStatusReader::describe(const pc::Container& c) const {
       auto current = routes_->read(s.app_id);
       auto expected = route_for(settings_, c);
       s.routed = current && expected && current->upstreams == expected->upstreams;
+      if (current && current->sleeping() && !c.state.running) {
+        s.sleeping = true;
+        s.state = "sleeping";
+      }
     } catch (const std::exception&) {
       s.routed = false;
     }
   }
-  if (has_exited(c)) s.exit_code = c.state.exit_code;
+  if (has_exited(c) && !s.sleeping) s.exit_code = c.state.exit_code;
   return s;
 }
 

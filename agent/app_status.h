@@ -33,6 +33,7 @@ struct AppStatus {
   std::optional<std::string> ip;
   std::string base_path;
   bool routed = false;
+  bool sleeping = false;  // scale to zero: routed to the waker, container stopped (state "sleeping")
   std::optional<int> exit_code;  // when it ended on its own
   bool operator==(const AppStatus& o) const;
 };

@@ -1,5 +1,7 @@
 #include "heartbeat.h"
 
+#include <set>
+
 #include <Poco/Logger.h>
 #include <curl/curl.h>
 #include <sys/statvfs.h>
@@ -87,7 +89,13 @@ nlohmann::json Heartbeat::payload() {
   }
   nlohmann::json count = nullptr;
   try {
-    count = podman::containers::list(podman_, {labels::managed_filter()}, false).size();
+    // Every deployed app, running or asleep (scale to zero), once.
+    std::set<std::string> apps;
+    for (const auto& c : podman::containers::list(podman_, {labels::managed_filter()}, true)) {
+      auto app = c.labels.find(labels::kAppId);
+      if (app != c.labels.end()) apps.insert(app->second);
+    }
+    count = apps.size();
   } catch (const std::exception&) {
   }
   return {{"nodeName", settings_.node_name},

@@ -13,6 +13,7 @@
 
 #include "api_error.h"
 #include "app_error.h"
+#include "app_sleeper.h"
 #include "app_status.h"
 #include "deploy_service.h"
 #include "node_health.h"
@@ -204,7 +205,8 @@ nlohmann::json to_json(const AppStatus& s) {
                       {"restartCount", s.restart_count},
                       {"ip", optional_json(s.ip)},
                       {"basePath", s.base_path},
-                      {"routed", s.routed}};
+                      {"routed", s.routed},
+                      {"sleeping", s.sleeping}};
   if (s.exit_code) j["exitCode"] = *s.exit_code;
   return j;
 }
@@ -245,7 +247,7 @@ int status_for_code(const std::string& code) {
   static const std::map<std::string, int> statuses = {
       {"deploy_in_progress", 409}, {"app_busy", 409},          {"app_owned_by_another_user", 409}, {"name_in_use", 409},
       {"app_not_found", 404},      {"app_exited", 502},        {"app_not_ready", 502},             {"image_pull_failed", 502},
-      {"image_unavailable", 502},  {"routing_write_failed", 500}};
+      {"image_unavailable", 502},  {"routing_write_failed", 500}, {"app_not_running", 409},  {"scale_to_zero_off", 409}};
   auto it = statuses.find(code);
   return it == statuses.end() ? 500 : it->second;
 }
@@ -272,7 +274,7 @@ Poco::Net::HTTPRequestHandler* ApiHandlerFactory::createRequestHandler(const HTT
 }
 
 std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, AppStatusReader& statuses,
-                                    podman::Client& podman, DeepHealth deep_health) {
+                                    podman::Client& podman, DeepHealth deep_health, AppSleeper* sleeper) {
   const int default_port = settings.container_port;
   return {
       {"GET", "/internal/health", false, false,
@@ -320,6 +322,20 @@ std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& ser
          nlohmann::json apps = nlohmann::json::array();
          for (const auto& s : statuses.list()) apps.push_back(to_json(s));
          return {200, {{"apps", apps}, {"count", apps.size()}}, ""};
+       }},
+      {"POST", "/agent/apps/sleep", true, true,
+       [sleeper](const Call& call) -> Reply {
+         auto app = parse_app_ref(call.body);
+         if (!sleeper) throw AppError("scale_to_zero_off", "scale to zero is not part of this agent");
+         sleeper->sleep(app.app_id, app.user_id);
+         return {200, {{"appId", app.app_id}, {"sleeping", true}}, ""};
+       }},
+      {"POST", "/agent/apps/wake", true, true,
+       [sleeper](const Call& call) -> Reply {
+         auto app = parse_app_ref(call.body);
+         if (!sleeper) throw AppError("scale_to_zero_off", "scale to zero is not part of this agent");
+         sleeper->wake(app.app_id, app.user_id);
+         return {200, {{"appId", app.app_id}, {"running", true}, {"sleeping", false}}, ""};
        }},
       {"GET", "/agent/apps/logs", true, false,
        [&statuses](const Call& call) -> Reply {

@@ -19,6 +19,7 @@ namespace agent {
 
 class DeployService;
 class AppStatusReader;
+class AppSleeper;
 
 struct Reply {
   int status = 200;
@@ -50,9 +51,10 @@ using DeepHealth = std::function<HealthReport()>;
 
 constexpr size_t kMaxBodyBytes = 1024 * 1024;
 
-// The endpoints of the contract, bound to the services, and GET /metrics (no token).
+// The endpoints of the contract, bound to the services, and GET /metrics (no token). sleeper may
+// be null: sleep and wake then answer 409 scale_to_zero_off.
 std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, AppStatusReader& statuses,
-                                    podman::Client& podman, DeepHealth deep_health);
+                                    podman::Client& podman, DeepHealth deep_health, AppSleeper* sleeper = nullptr);
 
 // The HTTP status of an AppError code (500 for a code it does not know).
 int status_for_code(const std::string& code);

@@ -60,7 +60,25 @@ Metrics::Metrics()
                                     .Name("funai_http_connections_refused_total")
                                     .Help("Connections closed at accept because RUNTIME_MAX_CONNECTIONS were open")
                                     .Register(*registry_)
-                                    .Add({})) {}
+                                    .Add({})),
+      apps_sleeping_(prometheus::BuildGauge()
+                         .Name("funai_apps_sleeping")
+                         .Help("Apps asleep (scale to zero): routed to the waker, container stopped")
+                         .Register(*registry_)
+                         .Add({})),
+      wakes_(prometheus::BuildCounter().Name("funai_wakes_total").Help("Wakes of sleeping apps by result (woken, or why not)").Register(*registry_)),
+      wake_duration_(prometheus::BuildHistogram()
+                         .Name("funai_wake_duration_seconds")
+                         .Help("Duration of wakes, start to route switch")
+                         .Register(*registry_)
+                         .Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 20})) {}
+
+void Metrics::apps_sleeping(int count) { apps_sleeping_.Set(count); }
+
+void Metrics::wake(const std::string& result, double seconds) {
+  wakes_.Add({{"result", result}}).Increment();
+  if (result == "woken") wake_duration_.Observe(seconds);
+}
 
 void Metrics::http_connections(int open) { http_connections_.Set(open); }
 

@@ -29,6 +29,8 @@ class Metrics {
   void image_pull(const std::string& result);  // "pulled", "unchanged", "local_copy", or a PullFailed reason
   void http_connections(int open);
   void http_connection_refused();  // closed at accept: RUNTIME_MAX_CONNECTIONS reached
+  void apps_sleeping(int count);
+  void wake(const std::string& result, double seconds);  // result: "woken" or an error code
 
   // The text exposition format (version 0.0.4).
   std::string serialize() const;
@@ -48,6 +50,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& image_pulls_;
   prometheus::Gauge& http_connections_;
   prometheus::Counter& http_connections_refused_;
+  prometheus::Gauge& apps_sleeping_;
+  prometheus::Family<prometheus::Counter>& wakes_;
+  prometheus::Histogram& wake_duration_;
 };
 
 Metrics& metrics();

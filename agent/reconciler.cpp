@@ -240,6 +240,11 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
   }
 
   pc::Container kept = *keep;
+  // A sleeping app (scale to zero): its stopped container and its route to the waker stay as they are.
+  if (!kept.state.running && current && current->sleeping()) {
+    parts_.statuses.invalidate(app_id);
+    return;
+  }
   // Podman may be restarting it (a `podman restart`, its restart policy): its start event brings
   // us back. Event-driven passes never start a container; full passes only one that stays down.
   if (!kept.state.running && !(start_stopped && down_for_at_least(kept.state, start_stopped_after))) return;

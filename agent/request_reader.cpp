@@ -7,7 +7,7 @@
 
 namespace agent {
 
-RequestReader::RequestReader(size_t max_body) : max_body_(max_body) {}
+RequestReader::RequestReader(size_t max_body, bool head_only) : max_body_(max_body), head_only_(head_only) {}
 
 RequestReader::State RequestReader::fail(int status, std::string code, std::string detail) {
   state_ = State::failed;
@@ -74,6 +74,7 @@ RequestReader::State RequestReader::parse_head() {
   }
   buffer_.erase(0, end);
   scanned_ = 0;
+  if (head_only_) return state_ = State::complete;
 
   chunked_ = head_.getChunkedTransferEncoding();
   content_length_ = 0;
@@ -157,7 +158,7 @@ RequestReader::State RequestReader::read_chunks() {
 
 void RequestReader::next() {
   std::string rest = std::move(buffer_);
-  *this = RequestReader(max_body_);
+  *this = RequestReader(max_body_, head_only_);
   if (!rest.empty()) feed(rest.data(), rest.size());
 }
 

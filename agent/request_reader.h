@@ -21,7 +21,9 @@ class RequestReader {
 
   static constexpr size_t kMaxHeadBytes = 64 * 1024;
 
-  explicit RequestReader(size_t max_body);
+  // head_only: complete once the head is read; what follows it stays unread (take_rest()), for a
+  // relay that passes the body on as it comes.
+  explicit RequestReader(size_t max_body, bool head_only = false);
 
   // Takes bytes of this request (and any after it: they stay for the next one). Returns the state.
   State feed(const char* data, size_t size);
@@ -42,6 +44,8 @@ class RequestReader {
 
   // Starts the next request on the same connection with the bytes that followed this one.
   void next();
+  // The bytes received after this request (head_only: everything after the head).
+  std::string take_rest() { return std::move(buffer_); }
 
  private:
   State parse_head();
@@ -51,6 +55,7 @@ class RequestReader {
   State read_chunks();
 
   size_t max_body_;
+  bool head_only_ = false;
   State state_ = State::head;
   std::string buffer_;  // bytes not yet consumed
   size_t scanned_ = 0;  // head: how far buffer_ has been searched for the blank line

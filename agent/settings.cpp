@@ -1,5 +1,7 @@
 #include "settings.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -221,6 +223,31 @@ const std::vector<Key>& keys() {
       {"RUNTIME_RETIRE_GRACE_SECONDS", "3", false, int_in(&Settings::retire_grace_seconds, 0, 600)},
       {"RUNTIME_RECONCILE_SECONDS", "30", false, int_in(&Settings::reconcile_seconds, 1, 86400)},
       {"RUNTIME_DISK_PATH", "", false, text(&Settings::disk_path)},
+      {"RUNTIME_IDLE_SLEEP_SECONDS", "0", false, int_in(&Settings::idle_sleep_seconds, 0, 30 * 86400)},
+      {"RUNTIME_IDLE_SCAN_SECONDS", "30", false, int_in(&Settings::idle_scan_seconds, 1, 3600)},
+      {"RUNTIME_WAKE_LISTEN", "", false,
+       [](Settings& s, const std::string& v) -> std::string {
+         if (v.empty()) {
+           s.wake_listen.clear();
+           return "";
+         }
+         auto colon = v.rfind(':');
+         std::string host = colon == std::string::npos ? "" : v.substr(0, colon);
+         std::string port = colon == std::string::npos ? "" : v.substr(colon + 1);
+         in_addr address{};
+         int p = port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ? -1 : std::stoi(port);
+         if (::inet_pton(AF_INET, host.c_str(), &address) != 1 || host == "0.0.0.0" || p < 1 || p > 65535)
+           return "must be IPV4:PORT of this node (not 0.0.0.0: routing files name it), got '" + v + "'";
+         s.wake_listen = v;
+         return "";
+       }},
+      {"RUNTIME_WAKE_SECRET", "", true,
+       [](Settings& s, const std::string& v) -> std::string {
+         if (!v.empty() && (v.size() < 16 || v.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos))
+           return "must be 16 or more of [A-Za-z0-9] (or empty: generated)";
+         s.wake_secret = v;
+         return "";
+       }},
       {"RUNTIME_PULL_POLICY", "always", false,
        [](Settings& s, const std::string& v) -> std::string {
          if (v == "always") s.pull_policy = PullPolicy::always;

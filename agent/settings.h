@@ -62,6 +62,12 @@ struct Settings {
   int reconcile_seconds = 30;
   std::string disk_path;
 
+  // Scale to zero (off while idle_sleep_seconds is 0).
+  int idle_sleep_seconds = 0;   // no network input for this long: the app sleeps
+  int idle_scan_seconds = 30;   // one container stats call every N seconds
+  std::string wake_listen;      // host:port of the waker; empty = the apps' network gateway, port 7006
+  std::string wake_secret;      // empty = kept from the sleeping apps' routing files, or a new one
+
   PullPolicy pull_policy = PullPolicy::always;
   std::string registry_url;
   std::string registry_username;

@@ -104,6 +104,24 @@ std::vector<Summary> list(Client& client, const std::vector<std::string>& label_
   return out;
 }
 
+std::vector<Stats> stats(Client& client) {
+  const std::string call = "container stats";
+  auto r = client.get(call, "/containers/stats?stream=false");
+  if (r.status != 200) client.fail(call, r);
+  auto j = Client::decode(call, r);
+  std::vector<Stats> out;
+  if (!j.contains("Stats") || !j["Stats"].is_array()) return out;
+  for (const auto& e : j["Stats"]) {
+    if (!e.is_object()) continue;
+    Stats s;
+    s.id = e.value("ContainerID", "");
+    s.name = e.value("Name", "");
+    if (e.contains("NetInput") && e["NetInput"].is_number_unsigned()) s.net_input = e["NetInput"].get<uint64_t>();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 void rename(Client& client, const std::string& name, const std::string& new_name) {
   const std::string call = "container rename";
   auto r = client.post(call, "/containers/" + escape(name) + "/rename?name=" + escape(new_name));

@@ -70,6 +70,15 @@ std::vector<Summary> list(Client& client, const std::vector<std::string>& label_
 // POST /containers/{name}/rename?name=NEW. Throws NotFound or Conflict.
 void rename(Client& client, const std::string& name, const std::string& new_name);
 
+// One running container's counters from GET /containers/stats?stream=false.
+struct Stats {
+  std::string id;
+  std::string name;
+  uint64_t net_input = 0;  // bytes received on its network interfaces
+};
+// Every running container's counters, in one call.
+std::vector<Stats> stats(Client& client);
+
 // GET /containers/{name}/logs?stdout&stderr&tail=N, demultiplexed.
 Logs logs(Client& client, const std::string& name, unsigned tail);
 

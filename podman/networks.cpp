@@ -11,7 +11,10 @@ Network from_json(const nlohmann::json& j) {
   n.interface_name = j.value("network_interface", "");
   n.dns_enabled = j.value("dns_enabled", false);
   if (j.contains("subnets") && j["subnets"].is_array())
-    for (const auto& s : j["subnets"]) n.subnets.push_back(s.value("subnet", ""));
+    for (const auto& s : j["subnets"]) {
+      n.subnets.push_back(s.value("subnet", ""));
+      if (!s.value("gateway", "").empty()) n.gateways.push_back(s.value("gateway", ""));
+    }
   return n;
 }
 

@@ -15,6 +15,7 @@ struct Network {
   std::string interface_name;  // the host bridge, e.g. podman1
   bool dns_enabled = false;
   std::vector<std::string> subnets;
+  std::vector<std::string> gateways;  // the host's address on each subnet
 };
 
 // GET /networks/{name}/exists: 204 yes, 404 no.

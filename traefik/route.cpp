@@ -25,6 +25,8 @@ void check(const Route& route) {
       throw RouteFormatError("upstream '" + u + "' is not http://host:port");
   for (const auto& e : route.entry_points)
     if (e.empty() || !safe_chars(e, "_-")) throw RouteFormatError("entry point '" + e + "' is not [A-Za-z0-9_-]");
+  if (route.wake_secret && (route.wake_secret->size() < 16 || !safe_chars(*route.wake_secret, "")))
+    throw RouteFormatError("wake secret is not 16 or more of [A-Za-z0-9]");
 }
 
 }  // namespace
@@ -32,6 +34,7 @@ void check(const Route& route) {
 std::string router_name(const std::string& app_id) { return "rt-app-" + app_id; }
 std::string middleware_name(const std::string& app_id) { return "rt-mw-" + app_id; }
 std::string service_name(const std::string& app_id) { return "rt-svc-" + app_id; }
+std::string wake_middleware_name(const std::string& app_id) { return "rt-wake-" + app_id; }
 
 std::string rule_for(const std::string& base_path) {
   return "Path(`" + base_path + "`) || PathPrefix(`" + base_path + "/`)";
@@ -47,7 +50,9 @@ std::string render(const Route& route) {
   out << YAML::Key << router_name(route.app_id) << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "rule" << YAML::Value << YAML::DoubleQuoted << rule_for(route.base_path);
   out << YAML::Key << "service" << YAML::Value << service_name(route.app_id);
-  out << YAML::Key << "middlewares" << YAML::Value << YAML::BeginSeq << middleware_name(route.app_id) << YAML::EndSeq;
+  out << YAML::Key << "middlewares" << YAML::Value << YAML::BeginSeq << middleware_name(route.app_id);
+  if (route.wake_secret) out << wake_middleware_name(route.app_id);
+  out << YAML::EndSeq;
   if (!route.entry_points.empty()) {
     out << YAML::Key << "entryPoints" << YAML::Value << YAML::BeginSeq;
     for (const auto& e : route.entry_points) out << e;
@@ -60,7 +65,16 @@ std::string render(const Route& route) {
   out << YAML::Key << middleware_name(route.app_id) << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "stripPrefix" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "prefixes" << YAML::Value << YAML::BeginSeq << YAML::DoubleQuoted << route.base_path << YAML::EndSeq;
-  out << YAML::EndMap << YAML::EndMap << YAML::EndMap;
+  out << YAML::EndMap << YAML::EndMap;
+  if (route.wake_secret) {
+    out << YAML::Key << wake_middleware_name(route.app_id) << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "headers" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "customRequestHeaders" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << kWakeAppHeader << YAML::Value << YAML::DoubleQuoted << route.app_id;
+    out << YAML::Key << kWakeSecretHeader << YAML::Value << YAML::DoubleQuoted << *route.wake_secret;
+    out << YAML::EndMap << YAML::EndMap << YAML::EndMap;
+  }
+  out << YAML::EndMap;
 
   out << YAML::Key << "services" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << service_name(route.app_id) << YAML::Value << YAML::BeginMap;
@@ -96,6 +110,11 @@ Route parse(const std::string& yaml_text) {
     YAML::Node servers = root["http"]["services"][service_name(route.app_id)]["loadBalancer"]["servers"];
     if (!servers || !servers.IsSequence()) throw RouteFormatError("expected loadBalancer servers");
     for (const auto& s : servers) route.upstreams.push_back(s["url"].as<std::string>());
+    YAML::Node wake = root["http"]["middlewares"][wake_middleware_name(route.app_id)]["headers"]["customRequestHeaders"];
+    if (wake) {
+      if (wake[kWakeAppHeader].as<std::string>("") != route.app_id) throw RouteFormatError("wake middleware names another app");
+      route.wake_secret = wake[kWakeSecretHeader].as<std::string>("");
+    }
     check(route);
     return route;
   } catch (const YAML::Exception& e) {

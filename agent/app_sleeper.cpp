@@ -1,0 +1,308 @@
+#include "app_sleeper.h"
+
+#include <Poco/Logger.h>
+
+#include <random>
+#include <set>
+
+#include "app_containers.h"
+#include "app_error.h"
+#include "app_labels.h"
+#include "metrics.h"
+#include "podman/containers.h"
+#include "podman/errors.h"
+#include "podman/networks.h"
+#include "readiness.h"
+
+namespace agent {
+namespace pc = podman::containers;
+
+namespace {
+Poco::Logger& logger() { return Poco::Logger::get("sleep"); }
+
+std::string random_secret() {
+  std::random_device random;
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 32; ++i) s += hex[random() & 15];
+  return s;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+AppSleeper::AppSleeper(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes, AppParts& parts)
+    : settings_(settings), podman_(podman), routes_(routes), parts_(parts), secret_(settings.wake_secret) {
+  if (secret_.empty() && routes_) {
+    // The secret the sleeping apps' routing files carry (Traefik sends it), so that a restart does
+    // not turn their wakes into 403s.
+    for (const auto& app : routes_->list()) {
+      try {
+        auto route = routes_->read(app);
+        if (route && route->wake_secret) {
+          secret_ = *route->wake_secret;
+          break;
+        }
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  if (secret_.empty()) secret_ = random_secret();
+}
+
+AppSleeper::~AppSleeper() { stop(); }
+
+bool AppSleeper::enabled() const { return settings_.idle_sleep_seconds > 0 && routes_ != nullptr; }
+
+void AppSleeper::start() {
+  if (!enabled()) return;
+  start_waker();
+  scanner_ = std::thread([this] { scan_loop(); });
+}
+
+void AppSleeper::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_up_.notify_all();
+  if (scanner_.joinable()) scanner_.join();
+  std::unique_ptr<Waker> waker;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    waker.swap(waker_);
+  }
+  if (waker) waker->stop();
+}
+
+bool AppSleeper::start_waker() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (waker_) return true;
+  }
+  Waker::Options options;
+  options.secret = secret_;
+  options.max_connections = settings_.max_connections;
+  options.head_deadline = std::chrono::seconds(10);
+  try {
+    if (!settings_.wake_listen.empty()) {
+      auto colon = settings_.wake_listen.rfind(':');
+      options.host = settings_.wake_listen.substr(0, colon);
+      options.port = std::stoi(settings_.wake_listen.substr(colon + 1));
+    } else {
+      parts_.network.ensure();
+      auto network = podman::networks::inspect(podman_, settings_.network);
+      if (network.gateways.empty()) throw std::runtime_error("network " + settings_.network + " has no gateway address");
+      options.host = network.gateways.front();
+      options.port = 7006;
+    }
+    auto waker = std::make_unique<Waker>(options, [this](const std::string& app) { return wake_for_request(app); });
+    waker->start();
+    std::lock_guard<std::mutex> lock(mutex_);
+    waker_url_ = waker->url();
+    waker_ = std::move(waker);
+    logger().information("waker listening on " + waker_url_);
+    return true;
+  } catch (const std::exception& e) {
+    logger().warning(std::string("waker not started (no app sleeps until it is): ") + e.what());
+    return false;
+  }
+}
+
+int AppSleeper::waker_port() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return waker_ ? waker_->port() : 0;
+}
+
+bool AppSleeper::sleeping(const std::string& app_id) const {
+  if (!routes_) return false;
+  try {
+    auto route = routes_->read(app_id);
+    return route && route->sleeping();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+int AppSleeper::sleeping_count() const {
+  if (!routes_) return 0;
+  int n = 0;
+  for (const auto& app : routes_->list()) n += sleeping(app) ? 1 : 0;
+  return n;
+}
+
+namespace {
+// A caller that names a user may only act on that user's app.
+void check_owner(const std::vector<pc::Container>& containers, const std::string& app_id, const std::optional<std::string>& user_id) {
+  if (containers.empty()) throw AppError("app_not_found", "app " + app_id + " has no container on this node");
+  if (user_id && label_of(containers.front(), labels::kUserId) != *user_id)
+    throw AppError("app_owned_by_another_user", "app " + app_id + " belongs to another user");
+}
+}  // namespace
+
+void AppSleeper::sleep(const std::string& app_id, const std::optional<std::string>& user_id) {
+  std::string url;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    url = waker_url_;
+  }
+  if (url.empty() || !routes_) throw AppError("scale_to_zero_off", "apps cannot sleep: RUNTIME_IDLE_SLEEP_SECONDS is 0 or the waker does not listen");
+  auto claim = parts_.locks.acquire(app_id, AppLocks::Holder::other, std::chrono::seconds(settings_.app_lock_wait_seconds));
+  check_owner(containers_of(podman_, app_id), app_id, user_id);
+  sleep_held(app_id);
+}
+
+void AppSleeper::sleep_held(const std::string& app_id) {
+  std::string url;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    url = waker_url_;
+  }
+  auto containers = containers_of(podman_, app_id);
+  if (containers.empty()) throw AppError("app_not_found", "app " + app_id + " has no container on this node");
+  auto current = routes_->read(app_id);
+  if (current && current->sleeping()) return;  // already
+  const pc::Container* serving = nullptr;
+  for (const auto& c : containers) {
+    auto r = route_for(settings_, c);
+    if (c.state.running && r && current && r->upstreams == current->upstreams) serving = &c;
+  }
+  if (!serving) throw AppError("app_not_running", "app " + app_id + " has no running, routed container to put to sleep");
+  auto route = *route_for(settings_, *serving);
+  route.upstreams = {url};
+  route.wake_secret = secret_;
+  routes_->write(route);
+  parts_.statuses.invalidate(app_id);
+  // Traefik applies the file after its throttle: until then requests still reach the container.
+  std::this_thread::sleep_for(std::chrono::seconds(settings_.retire_grace_seconds));
+  pc::stop(podman_, serving->id, static_cast<unsigned>(settings_.stop_timeout_seconds));
+  parts_.statuses.invalidate(app_id);
+  metrics().apps_sleeping(sleeping_count());
+  logger().information("app " + app_id + " sleeps (container " + serving->name + " stopped)");
+}
+
+std::pair<std::string, int> AppSleeper::wake(const std::string& app_id, const std::optional<std::string>& user_id) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto claim = parts_.locks.acquire(app_id, AppLocks::Holder::other, std::chrono::seconds(settings_.app_lock_wait_seconds));
+  std::optional<traefik::Route> route;
+  if (routes_) route = routes_->read(app_id);
+  auto containers = containers_of(podman_, app_id);
+  check_owner(containers, app_id, user_id);
+  auto upstream_of = [](const traefik::Route& r) {
+    std::string hostport = r.upstreams.front().substr(7);  // http://ip:port
+    auto colon = hostport.rfind(':');
+    return std::make_pair(hostport.substr(0, colon), std::stoi(hostport.substr(colon + 1)));
+  };
+  if (route && !route->sleeping()) {
+    // Awake already (woken by an earlier request; Traefik has not applied the file yet).
+    return upstream_of(*route);
+  }
+  sort_newest_first(containers);
+  pc::Container c = containers.front();
+  try {
+    if (!c.state.running) {
+      parts_.network.ensure();
+      pc::start(podman_, c.id);
+      parts_.network.pin_bridge();
+    }
+    int port = std::stoi(label_of(c, labels::kPort));
+    wait_until_ready(podman_, settings_, c.id, port);
+    c = pc::inspect(podman_, c.id);
+    auto awake = route_for(settings_, c);
+    if (!awake) throw AppError("app_not_ready", "app " + app_id + " has no address on " + settings_.network);
+    if (routes_) routes_->write(*awake);
+    parts_.statuses.invalidate(app_id);
+    metrics().wake("woken", seconds_since(t0));
+    metrics().apps_sleeping(sleeping_count());
+    logger().information("app " + app_id + " woke in " + std::to_string(static_cast<int>(seconds_since(t0) * 1000)) + " ms");
+    return upstream_of(*awake);
+  } catch (const std::exception& e) {
+    // Still asleep: its route stays on the waker, and the next request tries again.
+    try {
+      pc::stop(podman_, c.id, 0);
+    } catch (const std::exception&) {
+    }
+    parts_.statuses.invalidate(app_id);
+    auto* app_error = dynamic_cast<const AppError*>(&e);
+    metrics().wake(app_error ? app_error->code() : "failed", seconds_since(t0));
+    throw;
+  }
+}
+
+Waker::Outcome AppSleeper::wake_for_request(const std::string& app_id) {
+  Waker::Outcome outcome;
+  try {
+    if (!routes_ || !routes_->read(app_id)) return outcome;  // not_here: no route, no app of this node
+    auto [host, port] = wake(app_id);
+    outcome.kind = Waker::Outcome::Kind::relay;
+    outcome.host = host;
+    outcome.port = port;
+  } catch (const AppError& e) {
+    if (e.code() == "app_not_found") return outcome;
+    outcome.kind = Waker::Outcome::Kind::failed;
+    outcome.detail = e.what();
+  } catch (const std::exception& e) {
+    outcome.kind = Waker::Outcome::Kind::failed;
+    outcome.detail = e.what();
+  }
+  return outcome;
+}
+
+int AppSleeper::scan_once() {
+  if (!enabled() || !start_waker()) return 0;
+  auto now = std::chrono::steady_clock::now();
+  std::map<std::string, uint64_t> input;
+  for (const auto& s : pc::stats(podman_)) input[s.id] = s.net_input;
+  // An app is idle when every running container of it is (a new version has its own counters).
+  std::map<std::string, bool> app_idle;
+  std::map<std::string, Traffic> seen;
+  for (const auto& c : pc::list(podman_, {labels::managed_filter()}, false)) {
+    auto app = c.labels.find(labels::kAppId);
+    auto bytes = input.find(c.id);
+    if (app == c.labels.end() || bytes == input.end()) continue;
+    auto before = traffic_.find(c.id);
+    Traffic t{bytes->second, now};
+    if (before != traffic_.end() && before->second.bytes == bytes->second) t.since = before->second.since;
+    seen[c.id] = t;
+    bool idle = std::chrono::duration_cast<std::chrono::seconds>(now - t.since).count() >= settings_.idle_sleep_seconds;
+    auto it = app_idle.emplace(app->second, true).first;
+    it->second = it->second && idle;
+  }
+  std::set<std::string> idle_apps;
+  for (const auto& [app, idle] : app_idle)
+    if (idle) idle_apps.insert(app);
+  traffic_.swap(seen);
+  int slept = 0;
+  for (const auto& app : idle_apps) {
+    auto claim = parts_.locks.try_acquire(app);
+    if (!claim) continue;  // a deploy, stop or reconcile is at work on it
+    try {
+      if (sleeping(app)) continue;
+      sleep_held(app);
+      ++slept;
+    } catch (const std::exception& e) {
+      logger().warning("app " + app + " did not go to sleep: " + e.what());
+    }
+  }
+  metrics().apps_sleeping(sleeping_count());
+  return slept;
+}
+
+void AppSleeper::scan_loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    wake_up_.wait_for(lock, std::chrono::seconds(settings_.idle_scan_seconds), [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    try {
+      scan_once();
+    } catch (const std::exception& e) {
+      logger().warning(std::string("idle scan failed: ") + e.what());
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace agent

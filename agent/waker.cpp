@@ -1,0 +1,401 @@
+#include "waker.h"
+
+#include <Poco/Logger.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <map>
+#include <sstream>
+#include <unordered_map>
+#include <vector>
+
+#include "event_loop.h"
+#include "http_api.h"
+#include "request_reader.h"
+#include "traefik/route.h"
+#include "validation.h"
+#include "worker_pool.h"
+
+namespace agent {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr size_t kRelayBuffer = 256 * 1024;  // per direction: past it, that side is not read
+Poco::Logger& log() { return Poco::Logger::get("waker"); }
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+bool contains_token(std::string value, const std::string& token) {
+  for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return value.find(token) != std::string::npos;
+}
+
+std::string answer(int status, const std::string& reason, const std::string& text, bool retry_after) {
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: text/plain; charset=utf-8\r\n";
+  if (retry_after) head += "Retry-After: 5\r\n";
+  return head + "Content-Length: " + std::to_string(text.size()) + "\r\nConnection: close\r\nServer: fun-ai-runtime-agent\r\n\r\n" + text;
+}
+}  // namespace
+
+struct WakerConnection {
+  enum class Phase { reading, waiting, relaying, answering };
+  uint64_t id = 0;
+  Phase phase = Phase::reading;
+  int client = -1;
+  int upstream = -1;
+  bool upstream_connected = false;
+  RequestReader reader{0, true};
+  Clock::time_point deadline;
+  std::string app_id;
+  std::string to_upstream;  // the request head, then what the client sends
+  std::string to_client;    // what the app sends (or the waker's own answer)
+  bool client_eof = false, upstream_eof = false;
+  bool client_shut = false, upstream_shut = false;
+};
+
+class Waker::Impl {
+ public:
+  Impl(const Options& options, Wake wake)
+      : options_(options), wake_(std::move(wake)), loop_([this] { tick(); }, std::chrono::milliseconds(500)),
+        workers_(options.wake_threads) {
+    // IP_FREEBIND: the apps' bridge, which holds the gateway address, exists only while a container
+    // is attached to it; the listener waits for the address to come back.
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (listener_ < 0) throw std::runtime_error(std::string("waker socket: ") + std::strerror(errno));
+    int one = 1;
+    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(listener_, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(options.port));
+    if (::inet_pton(AF_INET, options.host.c_str(), &a.sin_addr) != 1 || ::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listener_, 1024) != 0) {
+      std::string why = std::strerror(errno);
+      ::close(listener_);
+      throw std::runtime_error("waker cannot listen on " + options.host + ":" + std::to_string(options.port) + ": " + why);
+    }
+    socklen_t length = sizeof a;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &length);
+    port_ = ntohs(a.sin_port);
+  }
+
+  void start() {
+    loop_.start();
+    loop_.post([this] { loop_.add(listener_, EPOLLIN, [this](uint32_t) { accept_all(); }); });
+  }
+
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    loop_.stop();
+    workers_.join();
+    for (auto& [id, c] : connections_) {
+      close_fd(c->client);
+      close_fd(c->upstream);
+    }
+    connections_.clear();
+    close_fd(listener_);
+  }
+
+  int port() const { return port_; }
+  std::string url() const { return "http://" + options_.host + ":" + std::to_string(port_); }
+
+ private:
+  void accept_all() {
+    for (;;) {
+      int fd = ::accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        return;
+      }
+      if (static_cast<int>(connections_.size()) >= options_.max_connections) {
+        ::close(fd);
+        continue;
+      }
+      auto c = std::make_unique<WakerConnection>();
+      c->id = ++next_id_;
+      c->client = fd;
+      c->deadline = Clock::now() + options_.head_deadline;
+      uint64_t id = c->id;
+      connections_.emplace(id, std::move(c));
+      loop_.add(fd, EPOLLIN | EPOLLRDHUP, [this, id](uint32_t events) { on_client(id, events); });
+    }
+  }
+
+  WakerConnection* find(uint64_t id) {
+    auto it = connections_.find(id);
+    return it == connections_.end() ? nullptr : it->second.get();
+  }
+
+  void drop(uint64_t id) {
+    auto it = connections_.find(id);
+    if (it == connections_.end()) return;
+    auto& c = *it->second;
+    if (c.client >= 0) loop_.remove(c.client);
+    if (c.upstream >= 0) loop_.remove(c.upstream);
+    close_fd(c.client);
+    close_fd(c.upstream);
+    connections_.erase(it);
+  }
+
+  void on_client(uint64_t id, uint32_t events) {
+    WakerConnection* c = find(id);
+    if (!c) return;
+    switch (c->phase) {
+      case WakerConnection::Phase::reading:
+        return read_head(*c);
+      case WakerConnection::Phase::waiting:
+        if (events & (EPOLLERR | EPOLLHUP)) drop(id);  // gone before its app woke
+        return;
+      case WakerConnection::Phase::relaying:
+      case WakerConnection::Phase::answering:
+        return pump(*c, events, true);
+    }
+  }
+
+  void read_head(WakerConnection& c) {
+    char buffer[16 * 1024];
+    for (;;) {
+      ssize_t n = ::recv(c.client, buffer, sizeof buffer, 0);
+      if (n > 0) {
+        c.reader.feed(buffer, static_cast<size_t>(n));
+        if (c.reader.state() != RequestReader::State::head) break;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      return drop(c.id);
+    }
+    if (c.reader.state() == RequestReader::State::failed)
+      return send_answer(c, answer(c.reader.failure().status, "Bad Request", "malformed request\n", false));
+    const auto& head = c.reader.head();
+    if (!token_matches(head.get(traefik::kWakeSecretHeader, ""), options_.secret))
+      return send_answer(c, answer(403, "Forbidden", "forbidden\n", false));
+    std::string app = head.get(traefik::kWakeAppHeader, "");
+    if (!is_valid_id(app)) return send_answer(c, answer(404, "Not Found", "no such app on this node\n", false));
+    c.app_id = app;
+    c.to_upstream = relayed_head(head) + c.reader.take_rest();
+    c.phase = WakerConnection::Phase::waiting;
+    loop_.modify(c.client, 0);
+    auto& waiting = waiting_[app];
+    waiting.push_back(c.id);
+    if (waiting.size() == 1) {
+      // The first request for this app: one wake, whose outcome every waiting request shares.
+      workers_.submit([this, app] {
+        Outcome outcome;
+        try {
+          outcome = wake_(app);
+        } catch (const std::exception& e) {
+          outcome.kind = Outcome::Kind::failed;
+          outcome.detail = e.what();
+        }
+        loop_.post([this, app, outcome] { woken(app, outcome); });
+      });
+    }
+  }
+
+  // The head as the app gets it: without the waker's headers, and closing after one answer.
+  static std::string relayed_head(const Poco::Net::HTTPRequest& head) {
+    Poco::Net::HTTPRequest h(head);
+    while (h.has(traefik::kWakeSecretHeader)) h.erase(traefik::kWakeSecretHeader);
+    while (h.has(traefik::kWakeAppHeader)) h.erase(traefik::kWakeAppHeader);
+    bool upgrade = h.has("Upgrade") && contains_token(h.get("Connection", ""), "upgrade");
+    if (!upgrade) h.set("Connection", "close");
+    std::ostringstream out;
+    h.write(out);
+    return out.str();
+  }
+
+  void woken(const std::string& app, const Outcome& outcome) {
+    std::vector<uint64_t> ids;
+    ids.swap(waiting_[app]);
+    waiting_.erase(app);
+    if (outcome.kind == Outcome::Kind::failed)
+      log().warning("app " + app + " did not wake: " + outcome.detail + " (" + std::to_string(ids.size()) + " request(s) answered 503)");
+    for (auto id : ids) {
+      WakerConnection* c = find(id);
+      if (!c) continue;
+      switch (outcome.kind) {
+        case Outcome::Kind::relay:
+          connect_upstream(*c, outcome.host, outcome.port);
+          break;
+        case Outcome::Kind::not_here:
+          send_answer(*c, answer(404, "Not Found", "no such app on this node\n", false));
+          break;
+        case Outcome::Kind::failed:
+          send_answer(*c, answer(503, "Service Unavailable", "the app could not be started; try again in a moment\n", true));
+          break;
+      }
+    }
+  }
+
+  void connect_upstream(WakerConnection& c, const std::string& host, int port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    int fd = -1;
+    if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) == 1) fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return send_answer(c, answer(502, "Bad Gateway", "the app has no address\n", false));
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
+      ::close(fd);
+      return send_answer(c, answer(502, "Bad Gateway", "the app did not accept the connection\n", false));
+    }
+    c.upstream = fd;
+    c.phase = WakerConnection::Phase::relaying;
+    uint64_t id = c.id;
+    loop_.add(fd, EPOLLOUT, [this, id](uint32_t events) {
+      WakerConnection* w = find(id);
+      if (w) pump(*w, events, false);
+    });
+    loop_.modify(c.client, EPOLLIN | EPOLLRDHUP);
+  }
+
+  void send_answer(WakerConnection& c, std::string bytes) {
+    c.phase = WakerConnection::Phase::answering;
+    c.to_client = std::move(bytes);
+    c.client_eof = true;  // nothing more is read from it
+    c.upstream_eof = true;
+    c.deadline = Clock::now() + std::chrono::seconds(5);
+    pump(c, 0, true);
+  }
+
+  // Reads from one side while the other side's buffer has room, writes what is buffered, passes an
+  // end of stream on, and closes both once both ends are done. Level-triggered: the interest of each
+  // socket is recomputed every time.
+  void pump(WakerConnection& c, uint32_t events, bool client_side) {
+    if (!client_side && !c.upstream_connected && c.upstream >= 0) {
+      int error = 0;
+      socklen_t length = sizeof error;
+      ::getsockopt(c.upstream, SOL_SOCKET, SO_ERROR, &error, &length);
+      if (error != 0 || (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLOUT))) {
+        loop_.remove(c.upstream);
+        close_fd(c.upstream);
+        c.to_upstream.clear();
+        return send_answer(c, answer(502, "Bad Gateway", "the app did not accept the connection\n", false));
+      }
+      if (events & EPOLLOUT) c.upstream_connected = true;
+    }
+    char buffer[64 * 1024];
+    bool broken = false;
+    auto read_side = [&](int fd, std::string& into, bool& eof) {
+      while (!eof && into.size() < kRelayBuffer) {
+        ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n > 0) {
+          into.append(buffer, static_cast<size_t>(n));
+          continue;
+        }
+        if (n == 0) eof = true;
+        else if (errno == EINTR) continue;
+        else if (errno != EAGAIN && errno != EWOULDBLOCK) broken = true;
+        break;
+      }
+    };
+    auto write_side = [&](int fd, std::string& from) {
+      size_t sent = 0;
+      while (sent < from.size()) {
+        ssize_t n = ::send(fd, from.data() + sent, from.size() - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+          sent += static_cast<size_t>(n);
+          continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) broken = true;
+        break;
+      }
+      from.erase(0, sent);
+    };
+    if (c.phase == WakerConnection::Phase::relaying) {
+      read_side(c.client, c.to_upstream, c.client_eof);
+      if (c.upstream_connected) {
+        write_side(c.upstream, c.to_upstream);
+        read_side(c.upstream, c.to_client, c.upstream_eof);
+      }
+    }
+    write_side(c.client, c.to_client);
+    if (broken) return drop(c.id);
+    if (c.phase == WakerConnection::Phase::relaying && c.upstream_connected && c.client_eof && c.to_upstream.empty() && !c.upstream_shut) {
+      ::shutdown(c.upstream, SHUT_WR);
+      c.upstream_shut = true;
+    }
+    if (c.upstream_eof && c.to_client.empty() && !c.client_shut) {
+      ::shutdown(c.client, SHUT_WR);
+      c.client_shut = true;
+    }
+    bool done = c.client_eof && c.upstream_eof && c.to_client.empty() && (c.to_upstream.empty() || c.upstream < 0);
+    if (done) {
+      if (c.phase == WakerConnection::Phase::answering) {
+        // Answered: wait (briefly) for the client to close, so the answer is not lost to a reset.
+        loop_.modify(c.client, EPOLLIN | EPOLLRDHUP);
+        char sink[4096];
+        for (;;) {
+          ssize_t n = ::recv(c.client, sink, sizeof sink, 0);
+          if (n > 0) continue;
+          if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return drop(c.id);
+          return;
+        }
+      }
+      return drop(c.id);
+    }
+    uint32_t client_interest = EPOLLRDHUP;
+    if (c.phase == WakerConnection::Phase::relaying && !c.client_eof && c.to_upstream.size() < kRelayBuffer) client_interest |= EPOLLIN;
+    if (!c.to_client.empty()) client_interest |= EPOLLOUT;
+    loop_.modify(c.client, client_interest);
+    if (c.upstream >= 0) {
+      uint32_t upstream_interest = 0;
+      if (!c.upstream_connected) upstream_interest = EPOLLOUT;
+      else {
+        if (!c.upstream_eof && c.to_client.size() < kRelayBuffer) upstream_interest |= EPOLLIN | EPOLLRDHUP;
+        if (!c.to_upstream.empty()) upstream_interest |= EPOLLOUT;
+      }
+      loop_.modify(c.upstream, upstream_interest);
+    }
+  }
+
+  void tick() {
+    auto now = Clock::now();
+    std::vector<uint64_t> expired;
+    for (auto& [id, c] : connections_)
+      if ((c->phase == WakerConnection::Phase::reading || c->phase == WakerConnection::Phase::answering) && now >= c->deadline)
+        expired.push_back(id);
+    for (auto id : expired) {
+      WakerConnection* c = find(id);
+      if (c && c->phase == WakerConnection::Phase::reading && c->reader.started())
+        send_answer(*c, answer(408, "Request Timeout", "the request did not arrive in time\n", false));
+      else
+        drop(id);
+    }
+  }
+
+  Options options_;
+  Wake wake_;
+  int listener_ = -1;
+  int port_ = 0;
+  EventLoop loop_;
+  WorkerPool workers_;
+  std::unordered_map<uint64_t, std::unique_ptr<WakerConnection>> connections_;  // loop thread only
+  std::map<std::string, std::vector<uint64_t>> waiting_;                       // app -> its waiting requests
+  uint64_t next_id_ = 0;
+  bool stopped_ = false;
+};
+
+Waker::Waker(const Options& options, Wake wake) : impl_(std::make_unique<Impl>(options, std::move(wake))) {}
+Waker::~Waker() { stop(); }
+void Waker::start() { impl_->start(); }
+void Waker::stop() { impl_->stop(); }
+int Waker::port() const { return impl_->port(); }
+std::string Waker::url() const { return impl_->url(); }
+
+}  // namespace agent
