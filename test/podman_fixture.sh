@@ -65,6 +65,10 @@ setup)
   build_image chatty '["/bin/sh","-c","echo out-line-1; echo err-line-1 >&2; echo out-line-2; exec /bin/httpd -f -p 8080 -h /www"]'
   # runs but never listens
   build_image nolisten '["/bin/sleep","100000"]'
+  # echoes every connection's bytes back (busybox nc: a raw TCP echo, for relays)
+  build_image echo '["/bin/nc","-ll","-p","8080","-e","/bin/cat"]'
+  # serves on its first start, exits on every later one (an app that cannot wake)
+  build_image crashonwake '["/bin/sh","-c","if [ -f /www/started ]; then echo fatal: will not start twice >&2; exit 3; fi; echo yes > /www/started; exec /bin/httpd -f -p 8080 -h /www"]'
   podman_private --version | awk '{print $NF}' > "$dir/version"
   echo "podman fixture ready at $dir/podman.sock: Podman $(cat "$dir/version")"
   ;;

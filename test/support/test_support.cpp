@@ -236,6 +236,8 @@ bool RawConnection::send(const std::string& bytes) {
   return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
 }
 
+void RawConnection::finish_sending() { ::shutdown(fd_, SHUT_WR); }
+
 bool RawConnection::receive() {
   char buf[4096];
   ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
@@ -293,10 +295,22 @@ MemoryKb memory_kb(int pid) {
   return m;
 }
 
-GatewaySimulator::GatewaySimulator(traefik::RouteDir& routes, std::string app) : routes_(routes), app_(std::move(app)) {
-  applied_ = routed_upstream(routes_, app_);
+GatewaySimulator::GatewaySimulator(traefik::RouteDir& routes, std::string app, bool steady) : routes_(routes), app_(std::move(app)) {
+  applied_ = routed_target(routes_, app_);
   watcher_ = std::thread([this] { watch(); });
-  client_ = std::thread([this] { request(); });
+  if (steady) client_ = std::thread([this] { request(); });
+}
+
+RoutedTarget GatewaySimulator::applied() {
+  std::lock_guard<std::mutex> lock(m_);
+  return applied_;
+}
+
+HttpResult GatewaySimulator::send(const std::string& method, const std::string& path, const std::string& body,
+                                  std::map<std::string, std::string> headers, std::chrono::milliseconds timeout) {
+  auto target = applied();
+  for (const auto& [k, v] : target.headers) headers[k] = v;  // the middleware replaces what a client sent
+  return http(method, target.upstream + path, body, headers, timeout);
 }
 
 GatewaySimulator::~GatewaySimulator() { stop(); }
@@ -318,12 +332,12 @@ std::vector<std::string> GatewaySimulator::failures() {
 }
 
 void GatewaySimulator::watch() {
-  std::string seen = applied_;
-  std::vector<std::pair<std::chrono::steady_clock::time_point, std::string>> pending;
+  RoutedTarget seen = applied_;
+  std::vector<std::pair<std::chrono::steady_clock::time_point, RoutedTarget>> pending;
   while (!done_) {
-    std::string now_in_file;
+    RoutedTarget now_in_file;
     try {
-      now_in_file = routed_upstream(routes_, app_);
+      now_in_file = routed_target(routes_, app_);
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(m_);
       failures_.push_back(std::string("unparsable routing file: ") + e.what());
@@ -348,13 +362,9 @@ void GatewaySimulator::watch() {
 
 void GatewaySimulator::request() {
   while (!done_) {
-    std::string target;
-    {
-      std::lock_guard<std::mutex> lock(m_);
-      target = applied_;
-    }
+    std::string target = applied().upstream;
     auto t0 = std::chrono::steady_clock::now();
-    auto r = http("GET", target + "/", "", {}, std::chrono::milliseconds(5000));
+    auto r = send("GET", "/", "", {}, std::chrono::milliseconds(5000));
     double took = seconds_since(t0);
     {
       std::lock_guard<std::mutex> lock(m_);
@@ -399,6 +409,15 @@ std::map<std::string, std::string> agent_env(int port, const std::string& token,
 void remove_app_containers(podman::Client& podman, const std::string& app_id) {
   for (const auto& c : podman::containers::list(podman, {agent::labels::app_filter(app_id)}))
     podman::containers::remove(podman, c.id, true, 0);
+}
+
+RoutedTarget routed_target(traefik::RouteDir& routes, const std::string& app_id) {
+  RoutedTarget t;
+  auto route = routes.read(app_id);
+  if (!route || route->upstreams.empty()) return t;
+  t.upstream = route->upstreams.front();
+  if (route->wake_secret) t.headers = {{traefik::kWakeAppHeader, app_id}, {traefik::kWakeSecretHeader, *route->wake_secret}};
+  return t;
 }
 
 std::string routed_upstream(traefik::RouteDir& routes, const std::string& app_id) {

@@ -38,6 +38,8 @@ inline const std::string kSlowImage = "localhost/funai-test-slow:1";
 inline const std::string kCrashImage = "localhost/funai-test-crash:1";
 inline const std::string kChattyImage = "localhost/funai-test-chatty:1";
 inline const std::string kNoListenImage = "localhost/funai-test-nolisten:1";
+inline const std::string kEchoImage = "localhost/funai-test-echo:1";
+inline const std::string kCrashOnWakeImage = "localhost/funai-test-crashonwake:1";
 
 // Seconds elapsed since `start` (printable in test messages, unlike durations).
 inline double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -141,6 +143,8 @@ class RawConnection {
 
   bool connected() const { return connected_; }
   bool send(const std::string& bytes);
+  // Half-closes: the server reads the end of the stream, and can still answer.
+  void finish_sending();
   // Reads what arrives within 200 ms; false once the server closed (or on an error).
   bool receive();
   // Reads what has arrived, without waiting.
@@ -175,11 +179,27 @@ inline long rss_kb(int pid) { return memory_kb(pid).rss; }
 // Follows an app's routing file as Traefik does (re-reads it on change, applies a change only 2 s
 // later: the file provider's throttle) while a client requests the app through it continuously,
 // about 150 times a second on fresh connections, and counts what fails.
+// Where Traefik sends an app's requests, read from its routing file: the upstream, and the
+// headers its headers middleware adds (a sleeping app's: its id and the wake secret).
+struct RoutedTarget {
+  std::string upstream;  // "" when there is no routing file
+  std::map<std::string, std::string> headers;
+  bool operator==(const RoutedTarget& o) const { return upstream == o.upstream && headers == o.headers; }
+  bool operator!=(const RoutedTarget& o) const { return !(*this == o); }
+};
+RoutedTarget routed_target(traefik::RouteDir& routes, const std::string& app_id);
+
 class GatewaySimulator {
  public:
-  GatewaySimulator(traefik::RouteDir& routes, std::string app);
+  // steady: a client thread sends GET / every 5 ms; send() sends single requests either way.
+  GatewaySimulator(traefik::RouteDir& routes, std::string app, bool steady = true);
   ~GatewaySimulator();
   void stop();
+  // One request as Traefik would forward it now: to the route it has applied (2 s after a file
+  // change), the base path stripped, with the middleware's headers.
+  HttpResult send(const std::string& method, const std::string& path, const std::string& body = "",
+                  std::map<std::string, std::string> headers = {}, std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+  RoutedTarget applied();
   int ok() const { return ok_; }
   int failed() const { return failed_; }
   double slowest() const { return slowest_; }
@@ -193,7 +213,7 @@ class GatewaySimulator {
   traefik::RouteDir& routes_;
   std::string app_;
   std::mutex m_;
-  std::string applied_;
+  RoutedTarget applied_;
   std::string last_body_;
   double slowest_ = 0;
   std::vector<std::string> failures_;
