@@ -69,7 +69,8 @@ void expect_field(std::vector<std::string>& missing, const std::string& call, co
     return;
   }
   const auto& v = j.at(p);
-  bool ok = v.type() == type || (type == nlohmann::json::value_t::number_integer && v.is_number_integer());
+  bool ok = v.type() == type || (type == nlohmann::json::value_t::number_integer && v.is_number_integer()) ||
+            (type == nlohmann::json::value_t::number_unsigned && v.is_number_unsigned());
   if (!ok) missing.push_back(call + " " + pointer + " (type " + std::string(v.type_name()) + ": " + v.dump() + ")");
 }
 }  // namespace
@@ -394,8 +395,17 @@ BOOST_AUTO_TEST_CASE(libpods_answers_carry_every_field_that_podman_reads) {
   auto network = podman::Client::decode("network", client.get("network", "/networks/" + kNet + "/json"));
   for (const auto& [ptr, type] : std::vector<std::pair<std::string, T>>{
            {"/name", S}, {"/id", S}, {"/driver", S}, {"/network_interface", S}, {"/dns_enabled", B},
-           {"/subnets", A}, {"/subnets/0/subnet", S}})
+           {"/subnets", A}, {"/subnets/0/subnet", S}, {"/subnets/0/gateway", S}})
     expect_field(missing, "network inspect", network, ptr, type);
+
+  auto stats = podman::Client::decode("stats", client.get("stats", "/containers/stats?stream=false"));
+  nlohmann::json mine;
+  for (const auto& st : stats.value("Stats", nlohmann::json::array()))
+    if (st.value("ContainerID", "") == inspect.value("Id", "")) mine = st;
+  BOOST_TEST(mine.is_object(), "the running container is not in the stats: " << stats.dump().substr(0, 300));
+  if (mine.is_object())
+    for (const auto& [ptr, type] : std::vector<std::pair<std::string, T>>{{"/ContainerID", S}, {"/Name", S}, {"/NetInput", T::number_unsigned}})
+      expect_field(missing, "container stats", mine, ptr, type);
 
   auto info = podman::Client::decode("info", client.get("info", "/info"));
   for (const auto& [ptr, type] : std::vector<std::pair<std::string, T>>{

@@ -98,3 +98,27 @@ BOOST_AUTO_TEST_CASE(foreign_or_broken_documents_do_not_parse) {
   tampered.replace(tampered.find("PathPrefix(`/apps/10/`)"), 23, "PathPrefix(`/`)");
   BOOST_CHECK_THROW(parse(tampered), RouteFormatError);
 }
+
+BOOST_AUTO_TEST_CASE(a_sleeping_route_sends_to_the_waker_with_the_app_and_the_secret_in_a_headers_middleware) {
+  Route r = sample();
+  r.upstreams = {"http://10.89.0.1:7006"};
+  r.wake_secret = "0123456789abcdef0123";
+  YAML::Node doc = YAML::Load(render(r));
+  auto router = doc["http"]["routers"]["rt-app-10"];
+  BOOST_TEST(router["rule"].as<std::string>() == rule_for("/apps/10"));  // the rule stays
+  BOOST_REQUIRE(router["middlewares"].size() == 2u);
+  BOOST_TEST(router["middlewares"][0].as<std::string>() == "rt-mw-10");
+  BOOST_TEST(router["middlewares"][1].as<std::string>() == "rt-wake-10");
+  auto headers = doc["http"]["middlewares"]["rt-wake-10"]["headers"]["customRequestHeaders"];
+  BOOST_TEST(headers[kWakeAppHeader].as<std::string>() == "10");
+  BOOST_TEST(headers[kWakeSecretHeader].as<std::string>() == "0123456789abcdef0123");
+  BOOST_TEST(doc["http"]["services"]["rt-svc-10"]["loadBalancer"]["servers"][0]["url"].as<std::string>() == "http://10.89.0.1:7006");
+  Route back = parse(render(r));
+  BOOST_TEST((back == r));
+  BOOST_TEST(back.sleeping());
+  BOOST_TEST(!parse(render(sample())).sleeping());
+  for (const std::string& bad : {"short", "has space 0123456789", "quote\"0123456789abc"}) {
+    r.wake_secret = bad;
+    BOOST_CHECK_THROW(render(r), RouteFormatError);
+  }
+}

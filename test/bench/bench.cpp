@@ -19,6 +19,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -50,6 +51,10 @@ struct Options {
   std::string registry_image;  // a ~50 MB app image in a local plain-HTTP registry
   std::string samples;         // where the pull phase leaves its samples for the plain phase
   bool connections = false;    // only the connection figures (connection_rows)
+  bool sleep = false;          // only the scale-to-zero figures (sleep_rows)
+  int wakes = 30;
+  int density_apps = 200;
+  int wake_port = 0;
 };
 
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
@@ -388,7 +393,90 @@ void connection_rows(int n) {
                     fmt(loaded.pct(99) / quiet.pct(99), 2), "p99 < 50 ms"});
   }
 
-  agent_call("POST", "/agent/apps/delete", R"({"userId":"7","appId":"cx"})");
+  agent_call("POST", "/agent/apps/stop", R"({"userId":"7","appId":"cx"})");  // stop: a delete would remove the shared image
+}
+
+// The request Traefik forwards to an app, read from its routing file: to the container, or to the
+// waker with the headers middleware's headers. Latency to the whole answer (ms), or -1 on failure.
+double routed_get(traefik::RouteDir& routes, const std::string& app) {
+  auto route = routes.read(app);
+  if (!route) return -1;
+  std::map<std::string, std::string> headers;
+  if (route->wake_secret) headers = {{traefik::kWakeAppHeader, app}, {traefik::kWakeSecretHeader, *route->wake_secret}};
+  auto t0 = Clock::now();
+  auto r = testing::http("GET", route->upstreams.front() + "/", "", headers, std::chrono::milliseconds(20000));
+  return r.status == 200 ? ms_since(t0) : -1;
+}
+
+// Scale to zero: wake latency (a sleeping app's first request, through its routing file) against a
+// request to the running app in the same run; density: memory of the apps' containers with 200
+// deployed and all running against all but 10 asleep, and the two libpod calls of an idle scan.
+void sleep_rows() {
+  traefik::RouteDir routes(opt.routing_dir);
+  auto r = agent_call("POST", "/agent/apps/deploy", deploy_body("wk", testing::kHttpdImage));
+  if (r.status != 200) std::cerr << "deploy wk failed: " << r.body << "\n";
+  std::cerr << "bench: " << opt.wakes << " wakes\n";
+  Stats wake, awake;
+  int failed = 0;
+  for (int i = 0; i < opt.wakes; ++i) {
+    for (int k = 0; k < 5; ++k) {
+      double ms = routed_get(routes, "wk");
+      if (ms < 0) ++failed;
+      else awake.values.push_back(ms);
+    }
+    auto s = agent_call("POST", "/agent/apps/sleep", R"({"userId":"7","appId":"wk"})");
+    if (s.status != 200) std::cerr << "sleep failed: " << s.body << "\n";
+    double ms = routed_get(routes, "wk");
+    if (ms < 0) ++failed;
+    else wake.values.push_back(ms);
+  }
+  rows.push_back({"first request to a sleeping app, through its route (ms)", fmt(wake.median()), fmt(wake.p95()),
+                  "request to the running app (same run)", fmt(awake.median(), 2), fmt(awake.p95(), 2), fmt(wake.median() / awake.median(), 0),
+                  "p50 < 400, p95 < 1000"});
+  rows.push_back({"failed requests over " + std::to_string(opt.wakes) + " wakes", std::to_string(failed), "", "", "", "", "", "0"});
+  agent_call("POST", "/agent/apps/stop", R"({"userId":"7","appId":"wk"})");
+
+  std::cerr << "bench: density, " << opt.density_apps << " apps\n";
+  podman::Client podman(opt.socket);
+  auto app_memory_mb = [&] {
+    uint64_t bytes = 0;
+    auto stats = podman::Client::decode("stats", podman.get("stats", "/containers/stats?stream=false"));
+    for (const auto& st : stats.value("Stats", nlohmann::json::array())) bytes += st.value("MemUsage", uint64_t{0});
+    return static_cast<double>(bytes) / 1048576.0;
+  };
+  auto in_parallel = [](int count, const std::function<void(int)>& job) {
+    std::atomic<int> next{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 4; ++t)
+      pool.emplace_back([&] {
+        for (int i; (i = next++) < count;) job(i);
+      });
+    for (auto& t : pool) t.join();
+  };
+  in_parallel(opt.density_apps, [&](int i) {
+    auto d = agent_call("POST", "/agent/apps/deploy", deploy_body("d" + std::to_string(i), testing::kHttpdImage));
+    if (d.status != 200) std::cerr << "deploy d" << i << " failed: " << d.body << "\n";
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  double all_running = app_memory_mb();
+  Stats scan_all;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = Clock::now();
+    pc::stats(podman);
+    pc::list(podman, {"io.funai.managed=true"}, false);
+    scan_all.values.push_back(ms_since(t0));
+  }
+  in_parallel(opt.density_apps - 10, [&](int i) {
+    auto s = agent_call("POST", "/agent/apps/sleep", R"({"userId":"7","appId":"d)" + std::to_string(i + 10) + R"("})");
+    if (s.status != 200) std::cerr << "sleep d" << i + 10 << " failed: " << s.body << "\n";
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  double mostly_asleep = app_memory_mb();
+  rows.push_back({"memory of the apps' containers, " + std::to_string(opt.density_apps) + " deployed, 10 running (MB)", fmt(mostly_asleep), "",
+                  "same, all " + std::to_string(opt.density_apps) + " running", fmt(all_running), "", fmt(mostly_asleep / all_running, 2), ""});
+  rows.push_back({"idle scan of " + std::to_string(opt.density_apps) + " running apps: stats + list (ms)", fmt(scan_all.median()), fmt(scan_all.p95()),
+                  "", "", "", "", "< 200 ms"});
+  in_parallel(opt.density_apps, [&](int i) { agent_call("POST", "/agent/apps/stop", R"({"userId":"7","appId":"d)" + std::to_string(i) + R"("})"); });
 }
 
 void print_table(std::ostream& out) {
@@ -419,9 +507,17 @@ int main(int argc, char** argv) {
     else if (k == "--samples") opt.samples = v;
     else if (k == "--registry-image") opt.registry_image = v;
     else if (k == "--connections-phase") opt.connections = v == "yes";
+    else if (k == "--sleep-phase") opt.sleep = v == "yes";
+    else if (k == "--wakes") opt.wakes = std::stoi(v);
+    else if (k == "--density-apps") opt.density_apps = std::stoi(v);
   }
   podman::Client podman(opt.socket);
   const int n = opt.n;
+  if (opt.sleep) {
+    sleep_rows();
+    print_table(std::cout);
+    return 0;
+  }
   if (opt.connections) {
     connection_rows(n);
     print_table(std::cout);

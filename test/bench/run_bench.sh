@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: a private Podman service and the agent binary, then the bench program; removes
 # everything it started. BENCH_N (default 10) runs per figure, BENCH_APPS (100) for memory.
-# BENCH_PARTS (default "main image connections") picks the tables to measure.
+# BENCH_PARTS (default "main image connections sleep") picks the tables to measure; BENCH_WAKES (30)
+# and BENCH_DENSITY_APPS (200) size the scale-to-zero table.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$root/build}
@@ -36,7 +37,7 @@ start_agent() {
   sleep 2
 }
 
-parts=" ${BENCH_PARTS:-main image connections} "
+parts=" ${BENCH_PARTS:-main image connections sleep} "
 echo "== fun-ai-studio-runtime bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), $(podman --version)"
 if [[ $parts == *" main "* ]]; then
 port=$(free_port 17005)
@@ -87,6 +88,19 @@ start_agent "$phase_port" connections
 "$build/test/funai_bench" --agent "http://127.0.0.1:$phase_port" --token "$token" --socket "unix://$dir/podman.sock" \
   --fixture-dir "$dir" --network funai-bench-net --agent-pid "$agent_pid" --n "${BENCH_N:-10}" \
   --load-seconds "${BENCH_LOAD_SECONDS:-3}" --connections-phase yes
+kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
+agent_pid=
+fi
+# Scale to zero: an agent whose apps sleep on request (the API), its waker on the loopback.
+if [[ $parts == *" sleep "* ]]; then
+echo
+echo "Scale to zero (requests follow the routing file as Traefik would, without its 2 s throttle):"
+phase_port=$(free_port 17008)
+start_agent "$phase_port" sleep RUNTIME_IDLE_SLEEP_SECONDS=86400 RUNTIME_WAKE_LISTEN="127.0.0.1:$(free_port 17009)" \
+  RUNTIME_RETIRE_GRACE_SECONDS=1 RUNTIME_AGENT_THREADS=64
+"$build/test/funai_bench" --agent "http://127.0.0.1:$phase_port" --token "$token" --socket "unix://$dir/podman.sock" \
+  --fixture-dir "$dir" --network funai-bench-net --routing-dir "$work/sleep/dynamic" --n "${BENCH_N:-10}" \
+  --sleep-phase yes --wakes "${BENCH_WAKES:-30}" --density-apps "${BENCH_DENSITY_APPS:-200}"
 kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
 agent_pid=
 fi
