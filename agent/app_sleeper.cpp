@@ -152,9 +152,18 @@ void AppSleeper::sleep(const std::string& app_id, const std::optional<std::strin
   auto claim = parts_.locks.acquire(app_id, AppLocks::Holder::other, std::chrono::seconds(settings_.app_lock_wait_seconds));
   check_owner(containers_of(podman_, app_id), app_id, user_id);
   sleep_held(app_id);
+  metrics().apps_sleeping(sleeping_count());
 }
 
 void AppSleeper::sleep_held(const std::string& app_id) {
+  auto container = route_to_waker(app_id);
+  if (!container) return;  // asleep already
+  // Traefik applies the file after its throttle: until then requests still reach the container.
+  std::this_thread::sleep_for(std::chrono::seconds(settings_.retire_grace_seconds));
+  stop_container(app_id, *container);
+}
+
+std::optional<pc::Container> AppSleeper::route_to_waker(const std::string& app_id) {
   std::string url;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -163,7 +172,7 @@ void AppSleeper::sleep_held(const std::string& app_id) {
   auto containers = containers_of(podman_, app_id);
   if (containers.empty()) throw AppError("app_not_found", "app " + app_id + " has no container on this node");
   auto current = routes_->read(app_id);
-  if (current && current->sleeping()) return;  // already
+  if (current && current->sleeping()) return std::nullopt;
   const pc::Container* serving = nullptr;
   for (const auto& c : containers) {
     auto r = route_for(settings_, c);
@@ -175,12 +184,13 @@ void AppSleeper::sleep_held(const std::string& app_id) {
   route.wake_secret = secret_;
   routes_->write(route);
   parts_.statuses.invalidate(app_id);
-  // Traefik applies the file after its throttle: until then requests still reach the container.
-  std::this_thread::sleep_for(std::chrono::seconds(settings_.retire_grace_seconds));
-  pc::stop(podman_, serving->id, static_cast<unsigned>(settings_.stop_timeout_seconds));
+  return *serving;
+}
+
+void AppSleeper::stop_container(const std::string& app_id, const pc::Container& container) {
+  pc::stop(podman_, container.id, static_cast<unsigned>(settings_.stop_timeout_seconds));
   parts_.statuses.invalidate(app_id);
-  metrics().apps_sleeping(sleeping_count());
-  logger().information("app " + app_id + " sleeps (container " + serving->name + " stopped)");
+  logger().information("app " + app_id + " sleeps (container " + container.name + " stopped)");
 }
 
 std::pair<std::string, int> AppSleeper::wake(const std::string& app_id, const std::optional<std::string>& user_id) {
@@ -274,16 +284,32 @@ int AppSleeper::scan_once() {
   for (const auto& [app, idle] : app_idle)
     if (idle) idle_apps.insert(app);
   traffic_.swap(seen);
-  int slept = 0;
+  // Every idle app's route goes to the waker first, then one wait for Traefik, then the stops: a
+  // scan that puts many apps to sleep waits the grace period once.
+  struct Falling {
+    AppLocks::Claim claim;
+    std::string app;
+    pc::Container container;
+  };
+  std::vector<Falling> falling;
   for (const auto& app : idle_apps) {
     auto claim = parts_.locks.try_acquire(app);
     if (!claim) continue;  // a deploy, stop or reconcile is at work on it
     try {
-      if (sleeping(app)) continue;
-      sleep_held(app);
-      ++slept;
+      auto container = route_to_waker(app);
+      if (container) falling.push_back({std::move(claim), app, *container});
     } catch (const std::exception& e) {
       logger().warning("app " + app + " did not go to sleep: " + e.what());
+    }
+  }
+  if (!falling.empty()) std::this_thread::sleep_for(std::chrono::seconds(settings_.retire_grace_seconds));
+  int slept = 0;
+  for (auto& f : falling) {
+    try {
+      stop_container(f.app, f.container);
+      ++slept;
+    } catch (const std::exception& e) {
+      logger().warning("app " + f.app + ": container not stopped: " + e.what());
     }
   }
   metrics().apps_sleeping(sleeping_count());

@@ -23,6 +23,7 @@
 
 #include "app_parts.h"
 #include "podman/client.h"
+#include "podman/containers.h"
 #include "settings.h"
 #include "traefik/route_dir.h"
 #include "waker.h"
@@ -62,6 +63,9 @@ class AppSleeper {
   bool start_waker();
   Waker::Outcome wake_for_request(const std::string& app_id);
   void sleep_held(const std::string& app_id);
+  // The app's route to the waker; the container that served it (none when it slept already).
+  std::optional<podman::containers::Container> route_to_waker(const std::string& app_id);
+  void stop_container(const std::string& app_id, const podman::containers::Container& container);
   void scan_loop();
 
   const Settings& settings_;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: a private Podman service and the agent binary, then the bench program; removes
 # everything it started. BENCH_N (default 10) runs per figure, BENCH_APPS (100) for memory.
-# BENCH_PARTS (default "main image connections sleep") picks the tables to measure; BENCH_WAKES (30)
+# BENCH_PARTS (default "main image connections sleep") picks the tables to measure; BENCH_WAKES (100)
 # and BENCH_DENSITY_APPS (200) size the scale-to-zero table.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -100,7 +100,7 @@ start_agent "$phase_port" sleep RUNTIME_IDLE_SLEEP_SECONDS=86400 RUNTIME_WAKE_LI
   RUNTIME_RETIRE_GRACE_SECONDS=1 RUNTIME_AGENT_THREADS=64
 "$build/test/funai_bench" --agent "http://127.0.0.1:$phase_port" --token "$token" --socket "unix://$dir/podman.sock" \
   --fixture-dir "$dir" --network funai-bench-net --routing-dir "$work/sleep/dynamic" --n "${BENCH_N:-10}" \
-  --sleep-phase yes --wakes "${BENCH_WAKES:-30}" --density-apps "${BENCH_DENSITY_APPS:-200}"
+  --sleep-phase yes --wakes "${BENCH_WAKES:-100}" --density-apps "${BENCH_DENSITY_APPS:-200}"
 kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
 agent_pid=
 fi
