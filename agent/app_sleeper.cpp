@@ -308,6 +308,7 @@ int AppSleeper::scan_once() {
     try {
       stop_container(f.app, f.container);
       ++slept;
+      f.claim.release();  // a wake of it need not wait for the other apps' stops
     } catch (const std::exception& e) {
       logger().warning("app " + f.app + ": container not stopped: " + e.what());
     }

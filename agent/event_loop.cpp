@@ -4,6 +4,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <Poco/Logger.h>
+
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -89,7 +91,19 @@ void EventLoop::run_posted() {
     std::lock_guard<std::mutex> lock(posted_mutex_);
     work.swap(posted_);
   }
-  for (auto& w : work) w();
+  for (auto& w : work) guarded(w);
+}
+
+// One part's failure (an exception out of a handler) must not end the loop that every other
+// connection depends on.
+void EventLoop::guarded(const std::function<void()>& work) {
+  try {
+    work();
+  } catch (const std::exception& e) {
+    Poco::Logger::get("http").error(std::string("event loop: ") + e.what());
+  } catch (...) {
+    Poco::Logger::get("http").error("event loop: unknown exception");
+  }
 }
 
 void EventLoop::run() {
@@ -114,11 +128,12 @@ void EventLoop::run() {
       const auto& slot = slots_[static_cast<size_t>(fd)];
       if (!slot.handler || slot.generation != generation) continue;
       Handler handler = slot.handler;
-      handler(events[i].events);
+      uint32_t ready = events[i].events;
+      guarded([&] { handler(ready); });
     }
     run_posted();
     if (std::chrono::steady_clock::now() >= next_tick) {
-      if (tick_) tick_();
+      if (tick_) guarded(tick_);
       next_tick = std::chrono::steady_clock::now() + tick_interval_;
     }
   }

@@ -40,6 +40,7 @@ class EventLoop {
  private:
   void run();
   void run_posted();
+  static void guarded(const std::function<void()>& work);
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: post() and stop() wake the loop with it

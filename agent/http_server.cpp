@@ -53,6 +53,7 @@ struct Connection {
   RequestReader reader{kMaxBodyBytes};
   Phase phase = Phase::reading;
   bool idle = true;  // no byte of the next request yet
+  bool kept_alive = false;  // it has answered a request already
   bool continue_sent = false;
   Clock::time_point deadline;
   std::string out;
@@ -140,8 +141,13 @@ class HttpServer::Impl {
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       c->deadline = Clock::now() + options_.head_deadline;
       uint64_t id = c->id;
+      try {
+        loop_.add(fd, kRead, [this, id](uint32_t events) { on_event(id, events); });
+      } catch (const std::exception& e) {
+        server_log().warning(std::string("connection not taken: ") + e.what());
+        continue;  // the socket closes with c
+      }
       connections_.emplace(id, std::move(c));
-      loop_.add(fd, kRead, [this, id](uint32_t events) { on_event(id, events); });
       metrics().http_connections(++open_);
     }
   }
@@ -190,7 +196,8 @@ class HttpServer::Impl {
         if (keep) {
           if (c.idle) {
             c.idle = false;
-            c.deadline = Clock::now() + options_.head_deadline;
+            // A new connection's head counts from the accept; a kept-alive one's from its first byte.
+            if (c.kept_alive) c.deadline = Clock::now() + options_.head_deadline;
           }
           c.reader.feed(buffer_, static_cast<size_t>(n));
           if (c.reader.state() != RequestReader::State::head && c.reader.state() != RequestReader::State::body) return true;
@@ -326,6 +333,7 @@ class HttpServer::Impl {
     // Kept alive: the next request, perhaps already read (pipelined).
     auto before = RequestReader::State::head;
     c.reader.next();
+    c.kept_alive = true;
     c.phase = Connection::Phase::reading;
     c.continue_sent = false;
     c.idle = !c.reader.started();

@@ -2,6 +2,7 @@
 
 #include <Poco/Net/NetException.h>
 #include <Poco/NumberParser.h>
+#include <Poco/String.h>
 
 #include <sstream>
 
@@ -76,6 +77,9 @@ RequestReader::State RequestReader::parse_head() {
   scanned_ = 0;
   if (head_only_) return state_ = State::complete;
 
+  if (head_.has(Poco::Net::HTTPMessage::TRANSFER_ENCODING) &&
+      Poco::icompare(head_.get(Poco::Net::HTTPMessage::TRANSFER_ENCODING), "chunked") != 0)
+    return fail(501, "unsupported_transfer_encoding", "Transfer-Encoding other than chunked is not supported");
   chunked_ = head_.getChunkedTransferEncoding();
   content_length_ = 0;
   if (!chunked_ && head_.has(Poco::Net::HTTPMessage::CONTENT_LENGTH)) {

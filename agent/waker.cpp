@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <Poco/Net/HTTPResponse.h>
+
 #include "event_loop.h"
 #include "http_api.h"
 #include "request_reader.h"
@@ -62,6 +64,9 @@ struct WakerConnection {
   std::string to_client;    // what the app sends (or the waker's own answer)
   bool client_eof = false, upstream_eof = false;
   bool client_shut = false, upstream_shut = false;
+  bool upstream_watched = true;   // registered in the loop
+  bool response_checked = false;  // the app's answer head has been seen (and made to close)
+  bool lingering = false;         // answering: the answer is out, waiting for the client to close
 };
 
 class Waker::Impl {
@@ -117,6 +122,11 @@ class Waker::Impl {
       int fd = ::accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          // Out of descriptors: pause the listener rather than spin on it (the tick resumes it).
+          loop_.modify(listener_, 0);
+          accept_paused_ = true;
+        }
         return;
       }
       if (static_cast<int>(connections_.size()) >= options_.max_connections) {
@@ -128,8 +138,14 @@ class Waker::Impl {
       c->client = fd;
       c->deadline = Clock::now() + options_.head_deadline;
       uint64_t id = c->id;
+      try {
+        loop_.add(fd, EPOLLIN | EPOLLRDHUP, [this, id](uint32_t events) { on_client(id, events); });
+      } catch (const std::exception& e) {
+        log().warning(std::string("connection not taken: ") + e.what());
+        ::close(fd);
+        continue;
+      }
       connections_.emplace(id, std::move(c));
-      loop_.add(fd, EPOLLIN | EPOLLRDHUP, [this, id](uint32_t events) { on_client(id, events); });
     }
   }
 
@@ -143,7 +159,7 @@ class Waker::Impl {
     if (it == connections_.end()) return;
     auto& c = *it->second;
     if (c.client >= 0) loop_.remove(c.client);
-    if (c.upstream >= 0) loop_.remove(c.upstream);
+    if (c.upstream >= 0 && c.upstream_watched) loop_.remove(c.upstream);
     close_fd(c.client);
     close_fd(c.upstream);
     connections_.erase(it);
@@ -178,7 +194,10 @@ class Waker::Impl {
       return drop(c.id);
     }
     if (c.reader.state() == RequestReader::State::failed)
-      return send_answer(c, answer(c.reader.failure().status, "Bad Request", "malformed request\n", false));
+      return send_answer(c, answer(c.reader.failure().status,
+                                   Poco::Net::HTTPResponse::getReasonForStatus(
+                                       static_cast<Poco::Net::HTTPResponse::HTTPStatus>(c.reader.failure().status)),
+                                   "malformed request\n", false));
     const auto& head = c.reader.head();
     if (!token_matches(head.get(traefik::kWakeSecretHeader, ""), options_.secret))
       return send_answer(c, answer(403, "Forbidden", "forbidden\n", false));
@@ -253,13 +272,18 @@ class Waker::Impl {
       ::close(fd);
       return send_answer(c, answer(502, "Bad Gateway", "the app did not accept the connection\n", false));
     }
+    uint64_t id = c.id;
+    try {
+      loop_.add(fd, EPOLLOUT, [this, id](uint32_t events) {
+        WakerConnection* w = find(id);
+        if (w) pump(*w, events, false);
+      });
+    } catch (const std::exception&) {
+      ::close(fd);
+      return send_answer(c, answer(502, "Bad Gateway", "the waker cannot watch another connection\n", false));
+    }
     c.upstream = fd;
     c.phase = WakerConnection::Phase::relaying;
-    uint64_t id = c.id;
-    loop_.add(fd, EPOLLOUT, [this, id](uint32_t events) {
-      WakerConnection* w = find(id);
-      if (w) pump(*w, events, false);
-    });
     loop_.modify(c.client, EPOLLIN | EPOLLRDHUP);
   }
 
@@ -272,15 +296,43 @@ class Waker::Impl {
     pump(c, 0, true);
   }
 
+  // Until the app's answer head is complete it is held; then, unless it is 101 (an upgrade the app
+  // accepted), it goes to the client with "Connection: close": the client (Traefik) then sends no
+  // further request on this connection, which would carry the secret to the app. Returns false when
+  // the head cannot be read (too long).
+  static bool close_after_answer(WakerConnection& c) {
+    if (c.response_checked) return true;
+    auto end = c.to_client.find("\r\n\r\n");
+    if (end == std::string::npos) return c.to_client.size() <= RequestReader::kMaxHeadBytes;
+    c.response_checked = true;
+    std::string head = c.to_client.substr(0, end + 2);  // status line and fields, each ending in CRLF
+    bool switching = head.rfind("HTTP/1.1 101", 0) == 0 || head.rfind("HTTP/1.0 101", 0) == 0;
+    if (switching) return true;
+    std::string kept;
+    size_t pos = 0;
+    while (pos < head.size()) {
+      size_t eol = head.find("\r\n", pos);
+      std::string line = head.substr(pos, eol - pos);
+      pos = eol + 2;
+      std::string lower = line;
+      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (lower.rfind("connection:", 0) == 0 || lower.rfind("keep-alive:", 0) == 0) continue;
+      kept += line + "\r\n";
+    }
+    c.to_client = kept + "Connection: close\r\n\r\n" + c.to_client.substr(end + 4);
+    return true;
+  }
+
   // Reads from one side while the other side's buffer has room, writes what is buffered, passes an
   // end of stream on, and closes both once both ends are done. Level-triggered: the interest of each
-  // socket is recomputed every time.
+  // socket is recomputed every time, and a hang-up is never left reported with nothing to do.
   void pump(WakerConnection& c, uint32_t events, bool client_side) {
+    if (client_side && (events & (EPOLLERR | EPOLLHUP))) return drop(c.id);  // the client is gone: nobody to answer
     if (!client_side && !c.upstream_connected && c.upstream >= 0) {
       int error = 0;
       socklen_t length = sizeof error;
       ::getsockopt(c.upstream, SOL_SOCKET, SO_ERROR, &error, &length);
-      if (error != 0 || (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLOUT))) {
+      if (error != 0 || ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLOUT))) {
         loop_.remove(c.upstream);
         close_fd(c.upstream);
         c.to_upstream.clear();
@@ -288,6 +340,7 @@ class Waker::Impl {
       }
       if (events & EPOLLOUT) c.upstream_connected = true;
     }
+    if (!client_side && c.upstream_connected && (events & EPOLLERR)) return drop(c.id);
     char buffer[64 * 1024];
     bool broken = false;
     auto read_side = [&](int fd, std::string& into, bool& eof) {
@@ -322,9 +375,17 @@ class Waker::Impl {
       if (c.upstream_connected) {
         write_side(c.upstream, c.to_upstream);
         read_side(c.upstream, c.to_client, c.upstream_eof);
+        if (!close_after_answer(c)) return drop(c.id);
+      }
+      // The app hung up: once its bytes are read, or while its reads are paused (the client is
+      // slow), a hang-up would be reported again and again: stop watching it. What is left is read
+      // when the client has taken the buffer.
+      if (!client_side && (events & EPOLLHUP) && c.upstream_watched && (c.upstream_eof || c.to_client.size() >= kRelayBuffer)) {
+        loop_.remove(c.upstream);
+        c.upstream_watched = false;
       }
     }
-    write_side(c.client, c.to_client);
+    if (c.phase != WakerConnection::Phase::relaying || c.response_checked || c.upstream_eof) write_side(c.client, c.to_client);
     if (broken) return drop(c.id);
     if (c.phase == WakerConnection::Phase::relaying && c.upstream_connected && c.client_eof && c.to_upstream.empty() && !c.upstream_shut) {
       ::shutdown(c.upstream, SHUT_WR);
@@ -336,9 +397,14 @@ class Waker::Impl {
     }
     bool done = c.client_eof && c.upstream_eof && c.to_client.empty() && (c.to_upstream.empty() || c.upstream < 0);
     if (done) {
-      if (c.phase == WakerConnection::Phase::answering) {
-        // Answered: wait (briefly) for the client to close, so the answer is not lost to a reset.
+      if (c.phase == WakerConnection::Phase::answering && !c.lingering) {
+        // Answered: wait (briefly, until the deadline) for the client to close, so the answer is
+        // not lost to a reset.
+        c.lingering = true;
         loop_.modify(c.client, EPOLLIN | EPOLLRDHUP);
+        return;
+      }
+      if (c.phase == WakerConnection::Phase::answering) {
         char sink[4096];
         for (;;) {
           ssize_t n = ::recv(c.client, sink, sizeof sink, 0);
@@ -349,11 +415,11 @@ class Waker::Impl {
       }
       return drop(c.id);
     }
-    uint32_t client_interest = EPOLLRDHUP;
-    if (c.phase == WakerConnection::Phase::relaying && !c.client_eof && c.to_upstream.size() < kRelayBuffer) client_interest |= EPOLLIN;
+    uint32_t client_interest = 0;
+    if (c.phase == WakerConnection::Phase::relaying && !c.client_eof && c.to_upstream.size() < kRelayBuffer) client_interest |= EPOLLIN | EPOLLRDHUP;
     if (!c.to_client.empty()) client_interest |= EPOLLOUT;
     loop_.modify(c.client, client_interest);
-    if (c.upstream >= 0) {
+    if (c.upstream >= 0 && c.upstream_watched) {
       uint32_t upstream_interest = 0;
       if (!c.upstream_connected) upstream_interest = EPOLLOUT;
       else {
@@ -366,6 +432,10 @@ class Waker::Impl {
 
   void tick() {
     auto now = Clock::now();
+    if (accept_paused_) {
+      accept_paused_ = false;
+      loop_.modify(listener_, EPOLLIN);
+    }
     std::vector<uint64_t> expired;
     for (auto& [id, c] : connections_)
       if ((c->phase == WakerConnection::Phase::reading || c->phase == WakerConnection::Phase::answering) && now >= c->deadline)
@@ -388,6 +458,7 @@ class Waker::Impl {
   std::unordered_map<uint64_t, std::unique_ptr<WakerConnection>> connections_;  // loop thread only
   std::map<std::string, std::vector<uint64_t>> waiting_;                       // app -> its waiting requests
   uint64_t next_id_ = 0;
+  bool accept_paused_ = false;
   bool stopped_ = false;
 };
 

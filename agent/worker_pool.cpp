@@ -40,6 +40,7 @@ void WorkerPool::join() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
+    jobs_.clear();  // not started: dropped (their clients are gone, or the agent is stopping)
     threads.swap(threads_);
   }
   ready_.notify_all();

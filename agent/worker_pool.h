@@ -22,7 +22,7 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   void submit(std::function<void()> job);
-  // Runs the jobs already queued, then ends every thread.
+  // Drops the jobs not started, waits for those running, and ends every thread.
   void join();
   int threads() const;
 

@@ -112,3 +112,11 @@ BOOST_AUTO_TEST_CASE(bare_line_feeds_leading_blank_lines_and_expect_continue) {
   BOOST_TEST((feed(none, "GET /x HTTP/1.1\r\nExpect: 100-continue\r\n\r\n") == State::complete));
   BOOST_TEST(!none.wants_continue());
 }
+
+BOOST_AUTO_TEST_CASE(transfer_codings_other_than_chunked_are_refused_with_501) {
+  RequestReader r(1024);
+  BOOST_TEST((feed(r, "POST /x HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") == State::failed));
+  BOOST_TEST(r.failure().status == 501);
+  RequestReader ok(1024);
+  BOOST_TEST((feed(ok, "POST /x HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n") == State::complete));
+}
