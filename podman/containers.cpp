@@ -116,7 +116,14 @@ std::vector<Stats> stats(Client& client) {
     Stats s;
     s.id = e.value("ContainerID", "");
     s.name = e.value("Name", "");
-    if (e.contains("NetInput") && e["NetInput"].is_number_unsigned()) s.net_input = e["NetInput"].get<uint64_t>();
+    // Podman 4 sends NetInput; Podman 5 sends Network: {"eth0": {"RxBytes": ..}, ..} instead.
+    if (e.contains("NetInput") && e["NetInput"].is_number_unsigned()) {
+      s.net_input = e["NetInput"].get<uint64_t>();
+    } else if (e.contains("Network") && e["Network"].is_object()) {
+      for (const auto& [name, interface] : e["Network"].items())
+        if (interface.is_object() && interface.contains("RxBytes") && interface["RxBytes"].is_number_unsigned())
+          s.net_input += interface["RxBytes"].get<uint64_t>();
+    }
     out.push_back(std::move(s));
   }
   return out;

@@ -74,7 +74,7 @@ void rename(Client& client, const std::string& name, const std::string& new_name
 struct Stats {
   std::string id;
   std::string name;
-  uint64_t net_input = 0;  // bytes received on its network interfaces
+  uint64_t net_input = 0;  // bytes received on its network interfaces (Podman 4: NetInput, 5: Network.*.RxBytes)
 };
 // Every running container's counters, in one call.
 std::vector<Stats> stats(Client& client);

@@ -85,6 +85,16 @@ std::string raw_to_waker(int port, const std::string& app, const std::string& se
 BOOST_AUTO_TEST_CASE(an_idle_app_falls_asleep_and_its_first_request_wakes_it) {
   SleepFixture f(2);
   auto app = f.deploy();
+  {
+    // Visited: it stays awake (its network input grows at every scan), on Podman 4 and 5 alike.
+    testing::GatewaySimulator visitors(*f.agent.routes, app);
+    for (int i = 0; i < 12; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      BOOST_TEST(f.status(app)["sleeping"] == false);
+    }
+    BOOST_TEST(visitors.failed() == 0);
+    BOOST_TEST(visitors.ok() > 100);
+  }
   testing::GatewaySimulator gateway(*f.agent.routes, app, false);
   auto t0 = std::chrono::steady_clock::now();
   while (!f.status(app).value("sleeping", false) && seconds_since(t0) < 20) std::this_thread::sleep_for(std::chrono::milliseconds(200));
