@@ -265,17 +265,28 @@ int AppSleeper::scan_once() {
   auto now = std::chrono::steady_clock::now();
   std::map<std::string, uint64_t> input;
   for (const auto& s : pc::stats(podman_)) input[s.id] = s.net_input;
+  // Which app each running container serves: from a container list, made again only when a
+  // container appears that the last one did not have (a scan is then a single stats call).
+  bool unknown = false;
+  for (const auto& [id, bytes] : input) unknown |= !app_of_.count(id);
+  if (unknown) {
+    app_of_.clear();
+    for (const auto& c : pc::list(podman_, {labels::managed_filter()}, false)) {
+      auto app = c.labels.find(labels::kAppId);
+      if (app != c.labels.end()) app_of_[c.id] = app->second;
+    }
+    for (const auto& [id, bytes] : input) app_of_.emplace(id, "");  // not an app's (Traefik, say): known too
+  }
   // An app is idle when every running container of it is (a new version has its own counters).
   std::map<std::string, bool> app_idle;
   std::map<std::string, Traffic> seen;
-  for (const auto& c : pc::list(podman_, {labels::managed_filter()}, false)) {
-    auto app = c.labels.find(labels::kAppId);
-    auto bytes = input.find(c.id);
-    if (app == c.labels.end() || bytes == input.end()) continue;
-    auto before = traffic_.find(c.id);
-    Traffic t{bytes->second, now};
-    if (before != traffic_.end() && before->second.bytes == bytes->second) t.since = before->second.since;
-    seen[c.id] = t;
+  for (const auto& [id, bytes] : input) {
+    auto app = app_of_.find(id);
+    if (app == app_of_.end() || app->second.empty()) continue;  // not an app's container
+    auto before = traffic_.find(id);
+    Traffic t{bytes, now};
+    if (before != traffic_.end() && before->second.bytes == bytes) t.since = before->second.since;
+    seen[id] = t;
     bool idle = std::chrono::duration_cast<std::chrono::seconds>(now - t.since).count() >= settings_.idle_sleep_seconds;
     auto it = app_idle.emplace(app->second, true).first;
     it->second = it->second && idle;

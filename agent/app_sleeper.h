@@ -81,6 +81,7 @@ class AppSleeper {
     std::chrono::steady_clock::time_point since;
   };
   std::map<std::string, Traffic> traffic_;  // by container id; scan thread only
+  std::map<std::string, std::string> app_of_;  // container id -> app id (managed, running); scan thread only
   std::condition_variable wake_up_;
   bool stopping_ = false;
   std::thread scanner_;

@@ -459,12 +459,13 @@ void sleep_rows() {
   });
   std::this_thread::sleep_for(std::chrono::seconds(2));
   double all_running = app_memory_mb();
-  Stats scan_all;
+  Stats scan_all, scan_listing;
   for (int i = 0; i < 5; ++i) {
     auto t0 = Clock::now();
     pc::stats(podman);
-    pc::list(podman, {"io.funai.managed=true"}, false);
     scan_all.values.push_back(ms_since(t0));
+    pc::list(podman, {"io.funai.managed=true"}, false);
+    scan_listing.values.push_back(ms_since(t0));
   }
   in_parallel(opt.density_apps - 10, [&](int i) {
     auto s = agent_call("POST", "/agent/apps/sleep", R"({"userId":"7","appId":"d)" + std::to_string(i + 10) + R"("})");
@@ -474,8 +475,9 @@ void sleep_rows() {
   double mostly_asleep = app_memory_mb();
   rows.push_back({"memory of the apps' containers, " + std::to_string(opt.density_apps) + " deployed, 10 running (MB)", fmt(mostly_asleep), "",
                   "same, all " + std::to_string(opt.density_apps) + " running", fmt(all_running), "", fmt(mostly_asleep / all_running, 2), ""});
-  rows.push_back({"idle scan of " + std::to_string(opt.density_apps) + " running apps: stats + list (ms)", fmt(scan_all.median()), fmt(scan_all.p95()),
+  rows.push_back({"idle scan of " + std::to_string(opt.density_apps) + " running apps: one stats call (ms)", fmt(scan_all.median()), fmt(scan_all.p95()),
                   "", "", "", "", "< 200 ms"});
+  rows.push_back({"same, after containers changed: stats + list (ms)", fmt(scan_listing.median()), fmt(scan_listing.p95()), "", "", "", "", ""});
   in_parallel(opt.density_apps, [&](int i) { agent_call("POST", "/agent/apps/stop", R"({"userId":"7","appId":"d)" + std::to_string(i) + R"("})"); });
 }
 
