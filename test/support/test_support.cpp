@@ -406,9 +406,19 @@ std::map<std::string, std::string> agent_env(int port, const std::string& token,
           {"PATH", std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin"}};
 }
 
-void remove_app_containers(podman::Client& podman, const std::string& app_id) {
-  for (const auto& c : podman::containers::list(podman, {agent::labels::app_filter(app_id)}))
-    podman::containers::remove(podman, c.id, true, 0);
+void remove_app_containers(podman::Client& podman, const std::string& app_id) noexcept {
+  // Test cleanup, often from a destructor: it must not throw. The agent's retirer may be removing
+  // one of them at the same moment (libpod then answers 500 for a while): try again, briefly.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    try {
+      for (const auto& c : podman::containers::list(podman, {agent::labels::app_filter(app_id)}))
+        podman::containers::remove(podman, c.id, true, 0);
+      return;
+    } catch (const std::exception& e) {
+      if (attempt == 9) BOOST_TEST_MESSAGE("cleanup of app " << app_id << " failed: " << e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  }
 }
 
 RoutedTarget routed_target(traefik::RouteDir& routes, const std::string& app_id) {

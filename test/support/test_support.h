@@ -236,7 +236,7 @@ std::map<std::string, std::string> agent_env(int port, const std::string& token,
                                              const std::string& log_dir);
 
 // Removes every container and route of an app directly through Podman (test cleanup).
-void remove_app_containers(podman::Client& podman, const std::string& app_id);
+void remove_app_containers(podman::Client& podman, const std::string& app_id) noexcept;
 
 // The upstream URL written in an app's routing file, or "" when there is none.
 std::string routed_upstream(traefik::RouteDir& routes, const std::string& app_id);
