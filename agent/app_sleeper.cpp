@@ -230,14 +230,35 @@ std::pair<std::string, int> AppSleeper::wake(const std::string& app_id, const st
     return upstream_of(*awake);
   } catch (const std::exception& e) {
     // Still asleep: its route stays on the waker, and the next request tries again.
-    try {
-      pc::stop(podman_, c.id, 0);
-    } catch (const std::exception&) {
-    }
+    stop_for_good(c.id);
     parts_.statuses.invalidate(app_id);
     auto* app_error = dynamic_cast<const AppError*>(&e);
     metrics().wake(app_error ? app_error->code() : "failed", seconds_since(t0));
     throw;
+  }
+}
+
+// A container that failed to wake may be in its restart policy's loop (exit, restart, exit): a
+// stop lands only while it runs (an exited one answers "already stopped" and is restarted anyway).
+// Stops it until it has stayed down for a moment, 10 s at most.
+void AppSleeper::stop_for_good(const std::string& id) {
+  int down = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  while (down < 4 && seconds_since(t0) < 10) {
+    try {
+      auto c = pc::inspect(podman_, id);
+      if (c.state.running || c.state.status == "stopping") {
+        down = 0;
+        pc::stop(podman_, id, 0);
+      } else {
+        ++down;
+      }
+    } catch (const podman::NotFound&) {
+      return;
+    } catch (const std::exception&) {
+      down = 0;  // libpod is between states: look again
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
 }
 

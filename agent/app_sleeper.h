@@ -67,6 +67,7 @@ class AppSleeper {
   std::optional<podman::containers::Container> route_to_waker(const std::string& app_id);
   void stop_container(const std::string& app_id, const podman::containers::Container& container);
   void scan_loop();
+  void stop_for_good(const std::string& container_id);
 
   const Settings& settings_;
   podman::Client& podman_;
