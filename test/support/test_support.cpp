@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <cerrno>
 #include <cstring>
 #include <signal.h>
@@ -140,6 +141,7 @@ void PodmanService::start() {
   pid_t pid = ::fork();
   if (pid == 0) {
     ::setsid();
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // no service left behind by a test that aborts
     int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 0);
     ::dup2(null, 1);
@@ -177,6 +179,8 @@ AgentProcess::AgentProcess(const std::map<std::string, std::string>& env, int po
   std::string log = env.at("FUNAI_LOG_DIR") + "/console.log";
   pid_t pid = ::fork();
   if (pid == 0) {
+    // Ends with the test process, even one that aborts: no agent is left behind.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(out, 1);
     ::dup2(out, 2);
