@@ -3,7 +3,6 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/StreamSocketImpl.h>
 #include <Poco/Timestamp.h>
@@ -24,6 +23,7 @@
 #include "buffered_exchange.h"
 #include "event_loop.h"
 #include "http_api.h"
+#include "listener.h"
 #include "metrics.h"
 #include "request_reader.h"
 #include "worker_pool.h"
@@ -65,22 +65,21 @@ struct Connection {
 class HttpServer::Impl {
  public:
   Impl(const HttpServerOptions& options, Poco::Net::HTTPRequestHandlerFactory::Ptr factory)
-      : options_(options), factory_(std::move(factory)), loop_([this] { tick(); }, std::chrono::milliseconds(200)),
-        workers_(options.threads) {
+      : options_(options), factory_(std::move(factory)), listener_({options.host, options.port}),
+        loop_([this] { tick(); }, std::chrono::milliseconds(200)), workers_(options.threads) {
     params_ = new Poco::Net::HTTPServerParams;
     params_->setServerName("fun-ai-runtime-agent");
-    listener_.bind(Poco::Net::SocketAddress(options.host, static_cast<Poco::UInt16>(options.port)), true);
-    listener_.listen(1024);
-    listener_.setBlocking(false);
-    server_address_ = listener_.address();
+    server_address_ = Poco::Net::SocketAddress(options.host, static_cast<Poco::UInt16>(listener_.port()));
   }
 
   void start() {
     loop_.start();
-    loop_.post([this] { loop_.add(listener_.impl()->sockfd(), EPOLLIN, [this](uint32_t) { accept_all(); }); });
+    loop_.post([this] {
+      listener_.start(loop_, [this] { return admit(); }, [this](int fd, const Listener::Peer& peer) { accepted(fd, peer); });
+    });
   }
 
-  int port() const { return server_address_.port(); }
+  int port() const { return listener_.port(); }
   int open_connections() const { return open_.load(); }
 
   void stop(std::chrono::milliseconds drain) {
@@ -89,8 +88,7 @@ class HttpServer::Impl {
     stopping_ = true;
     // No new connections; idle ones close now, the others after their answer.
     loop_.post([this] {
-      loop_.remove(listener_.impl()->sockfd());
-      listener_.close();
+      listener_.stop();
       std::vector<uint64_t> idle;
       for (auto& [id, c] : connections_)
         if (c->phase == Connection::Phase::reading || c->phase == Connection::Phase::lingering) idle.push_back(id);
@@ -109,47 +107,33 @@ class HttpServer::Impl {
   }
 
  private:
-  void accept_all() {
-    for (;;) {
-      sockaddr_storage address{};
-      socklen_t length = sizeof address;
-      int fd = ::accept4(listener_.impl()->sockfd(), reinterpret_cast<sockaddr*>(&address), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-          // Out of descriptors: stop accepting for a moment rather than spin on the listener.
-          server_log().warning("accept: out of file descriptors; pausing new connections for 100 ms");
-          loop_.modify(listener_.impl()->sockfd(), 0);
-          accept_paused_until_ = Clock::now() + std::chrono::milliseconds(100);
-        }
-        return;
-      }
-      if (static_cast<int>(connections_.size()) >= options_.max_connections) {
-        ::close(fd);
-        metrics().http_connection_refused();
-        continue;
-      }
-      auto c = std::make_unique<Connection>();
-      c->id = ++next_id_;
-      c->socket = Poco::Net::StreamSocket(new Poco::Net::StreamSocketImpl(fd));
-      c->fd = fd;
-      try {
-        c->peer = Poco::Net::SocketAddress(reinterpret_cast<const sockaddr*>(&address), length);
-      } catch (...) {
-      }
-      int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      c->deadline = Clock::now() + options_.head_deadline;
-      uint64_t id = c->id;
-      try {
-        loop_.add(fd, kRead, [this, id](uint32_t events) { on_event(id, events); });
-      } catch (const std::exception& e) {
-        server_log().warning(std::string("connection not taken: ") + e.what());
-        continue;  // the socket closes with c
-      }
-      connections_.emplace(id, std::move(c));
-      metrics().http_connections(++open_);
+  bool admit() {
+    if (static_cast<int>(connections_.size()) < options_.max_connections) return true;
+    metrics().http_connection_refused();
+    return false;
+  }
+
+  void accepted(int fd, const Listener::Peer& peer) {
+    auto c = std::make_unique<Connection>();
+    c->id = ++next_id_;
+    c->socket = Poco::Net::StreamSocket(new Poco::Net::StreamSocketImpl(fd));
+    c->fd = fd;
+    try {
+      c->peer = Poco::Net::SocketAddress(reinterpret_cast<const sockaddr*>(&peer.address), peer.length);
+    } catch (...) {
     }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->deadline = Clock::now() + options_.head_deadline;
+    uint64_t id = c->id;
+    try {
+      loop_.add(fd, kRead, [this, id](uint32_t events) { on_event(id, events); });
+    } catch (const std::exception& e) {
+      server_log().warning(std::string("connection not taken: ") + e.what());
+      return;  // the socket closes with c
+    }
+    connections_.emplace(id, std::move(c));
+    metrics().http_connections(++open_);
   }
 
   Connection* find(uint64_t id) {
@@ -356,10 +340,7 @@ class HttpServer::Impl {
 
   void tick() {
     auto now = Clock::now();
-    if (accept_paused_until_ && now >= *accept_paused_until_ && !stopping_) {
-      accept_paused_until_.reset();
-      loop_.modify(listener_.impl()->sockfd(), EPOLLIN);
-    }
+    if (!stopping_) listener_.tick(now);
     std::vector<uint64_t> expired;
     for (auto& [id, c] : connections_)
       if (c->phase != Connection::Phase::handling && now >= c->deadline) expired.push_back(id);
@@ -380,13 +361,12 @@ class HttpServer::Impl {
   HttpServerOptions options_;
   Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
   Poco::Net::HTTPServerParams::Ptr params_;
-  Poco::Net::ServerSocket listener_;
-  Poco::Net::SocketAddress server_address_;
+  Listener listener_;
+  Poco::Net::SocketAddress server_address_;  // what handlers see as the request's server address
   EventLoop loop_;
   WorkerPool workers_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;  // loop thread only
   uint64_t next_id_ = 0;
-  std::optional<Clock::time_point> accept_paused_until_;
   char buffer_[64 * 1024];  // loop thread only
   std::atomic<int> open_{0};
   std::atomic<int> busy_{0};

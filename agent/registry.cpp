@@ -69,7 +69,11 @@ std::optional<RegistryUrl> parse_registry_url(const std::string& text, std::stri
                                      std::string::npos;
   if (ok && text.find("://") != std::string::npos && text.rfind("http://", 0) != 0 && text.rfind("https://", 0) != 0) ok = false;
   if (!ok) {
-    if (error) *error = "must be http://host[:port], https://host[:port] or host[:port], got '" + text + "'";
+    // Credentials written into the URL (user:password@host) are not echoed into logs or output.
+    bool userinfo = text.find('@') != std::string::npos;
+    if (error)
+      *error = "must be http://host[:port], https://host[:port] or host[:port]" +
+               std::string(userinfo ? " (credentials go in REGISTRY_USERNAME and REGISTRY_PASSWORD, not in the URL)" : ", got '" + text + "'");
     return std::nullopt;
   }
   return url;

@@ -13,7 +13,6 @@
 #include <cstring>
 #include <stdexcept>
 #include <map>
-#include <sstream>
 #include <unordered_map>
 #include <vector>
 
@@ -21,12 +20,16 @@
 
 #include "event_loop.h"
 #include "http_api.h"
+#include "listener.h"
 #include "request_reader.h"
 #include "traefik/route.h"
 #include "validation.h"
+#include "wake_http.h"
 #include "worker_pool.h"
 
 namespace agent {
+
+using wake_http::answer;
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -38,16 +41,6 @@ void close_fd(int& fd) {
   fd = -1;
 }
 
-bool contains_token(std::string value, const std::string& token) {
-  for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return value.find(token) != std::string::npos;
-}
-
-std::string answer(int status, const std::string& reason, const std::string& text, bool retry_after) {
-  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: text/plain; charset=utf-8\r\n";
-  if (retry_after) head += "Retry-After: 5\r\n";
-  return head + "Content-Length: " + std::to_string(text.size()) + "\r\nConnection: close\r\nServer: fun-ai-runtime-agent\r\n\r\n" + text;
-}
 }  // namespace
 
 struct WakerConnection {
@@ -72,32 +65,19 @@ struct WakerConnection {
 class Waker::Impl {
  public:
   Impl(const Options& options, Wake wake)
-      : options_(options), wake_(std::move(wake)), loop_([this] { tick(); }, std::chrono::milliseconds(500)),
-        workers_(options.wake_threads) {
-    // IP_FREEBIND: the apps' bridge, which holds the gateway address, exists only while a container
-    // is attached to it; the listener waits for the address to come back.
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listener_ < 0) throw std::runtime_error(std::string("waker socket: ") + std::strerror(errno));
-    int one = 1;
-    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    ::setsockopt(listener_, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(options.port));
-    if (::inet_pton(AF_INET, options.host.c_str(), &a.sin_addr) != 1 || ::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::listen(listener_, 1024) != 0) {
-      std::string why = std::strerror(errno);
-      ::close(listener_);
-      throw std::runtime_error("waker cannot listen on " + options.host + ":" + std::to_string(options.port) + ": " + why);
-    }
-    socklen_t length = sizeof a;
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &length);
-    port_ = ntohs(a.sin_port);
+      // freebind: the apps' bridge, which holds the gateway address, exists only while a container
+      // is attached to it; the listener waits for the address to come back.
+      : options_(options), wake_(std::move(wake)), listener_({options.host, options.port, true}),
+        loop_([this] { tick(); }, std::chrono::milliseconds(500)), workers_(options.wake_threads) {
   }
 
   void start() {
     loop_.start();
-    loop_.post([this] { loop_.add(listener_, EPOLLIN, [this](uint32_t) { accept_all(); }); });
+    loop_.post([this] {
+      listener_.start(
+          loop_, [this] { return static_cast<int>(connections_.size()) < options_.max_connections; },
+          [this](int fd, const Listener::Peer&) { accepted(fd); });
+    });
   }
 
   void stop() {
@@ -110,43 +90,27 @@ class Waker::Impl {
       close_fd(c->upstream);
     }
     connections_.clear();
-    close_fd(listener_);
+    listener_.stop();  // the loop has ended: nothing else touches its registration
   }
 
-  int port() const { return port_; }
-  std::string url() const { return "http://" + options_.host + ":" + std::to_string(port_); }
+  int port() const { return listener_.port(); }
+  std::string url() const { return "http://" + options_.host + ":" + std::to_string(listener_.port()); }
 
  private:
-  void accept_all() {
-    for (;;) {
-      int fd = ::accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-          // Out of descriptors: pause the listener rather than spin on it (the tick resumes it).
-          loop_.modify(listener_, 0);
-          accept_paused_ = true;
-        }
-        return;
-      }
-      if (static_cast<int>(connections_.size()) >= options_.max_connections) {
-        ::close(fd);
-        continue;
-      }
-      auto c = std::make_unique<WakerConnection>();
-      c->id = ++next_id_;
-      c->client = fd;
-      c->deadline = Clock::now() + options_.head_deadline;
-      uint64_t id = c->id;
-      try {
-        loop_.add(fd, EPOLLIN | EPOLLRDHUP, [this, id](uint32_t events) { on_client(id, events); });
-      } catch (const std::exception& e) {
-        log().warning(std::string("connection not taken: ") + e.what());
-        ::close(fd);
-        continue;
-      }
-      connections_.emplace(id, std::move(c));
+  void accepted(int fd) {
+    auto c = std::make_unique<WakerConnection>();
+    c->id = ++next_id_;
+    c->client = fd;
+    c->deadline = Clock::now() + options_.head_deadline;
+    uint64_t id = c->id;
+    try {
+      loop_.add(fd, EPOLLIN | EPOLLRDHUP, [this, id](uint32_t events) { on_client(id, events); });
+    } catch (const std::exception& e) {
+      log().warning(std::string("connection not taken: ") + e.what());
+      ::close(fd);
+      return;
     }
+    connections_.emplace(id, std::move(c));
   }
 
   WakerConnection* find(uint64_t id) {
@@ -204,7 +168,7 @@ class Waker::Impl {
     std::string app = head.get(traefik::kWakeAppHeader, "");
     if (!is_valid_id(app)) return send_answer(c, answer(404, "Not Found", "no such app on this node\n", false));
     c.app_id = app;
-    c.to_upstream = relayed_head(head) + c.reader.take_rest();
+    c.to_upstream = wake_http::relayed_head(head) + c.reader.take_rest();
     c.phase = WakerConnection::Phase::waiting;
     loop_.modify(c.client, 0);
     auto& waiting = waiting_[app];
@@ -222,18 +186,6 @@ class Waker::Impl {
         loop_.post([this, app, outcome] { woken(app, outcome); });
       });
     }
-  }
-
-  // The head as the app gets it: without the waker's headers, and closing after one answer.
-  static std::string relayed_head(const Poco::Net::HTTPRequest& head) {
-    Poco::Net::HTTPRequest h(head);
-    while (h.has(traefik::kWakeSecretHeader)) h.erase(traefik::kWakeSecretHeader);
-    while (h.has(traefik::kWakeAppHeader)) h.erase(traefik::kWakeAppHeader);
-    bool upgrade = h.has("Upgrade") && contains_token(h.get("Connection", ""), "upgrade");
-    if (!upgrade) h.set("Connection", "close");
-    std::ostringstream out;
-    h.write(out);
-    return out.str();
   }
 
   void woken(const std::string& app, const Outcome& outcome) {
@@ -296,31 +248,12 @@ class Waker::Impl {
     pump(c, 0, true);
   }
 
-  // Until the app's answer head is complete it is held; then, unless it is 101 (an upgrade the app
-  // accepted), it goes to the client with "Connection: close": the client (Traefik) then sends no
-  // further request on this connection, which would carry the secret to the app. Returns false when
-  // the head cannot be read (too long).
+  // Until the app's answer head is complete it is held; false when it cannot be read (too long).
   static bool close_after_answer(WakerConnection& c) {
     if (c.response_checked) return true;
-    auto end = c.to_client.find("\r\n\r\n");
-    if (end == std::string::npos) return c.to_client.size() <= RequestReader::kMaxHeadBytes;
-    c.response_checked = true;
-    std::string head = c.to_client.substr(0, end + 2);  // status line and fields, each ending in CRLF
-    bool switching = head.rfind("HTTP/1.1 101", 0) == 0 || head.rfind("HTTP/1.0 101", 0) == 0;
-    if (switching) return true;
-    std::string kept;
-    size_t pos = 0;
-    while (pos < head.size()) {
-      size_t eol = head.find("\r\n", pos);
-      std::string line = head.substr(pos, eol - pos);
-      pos = eol + 2;
-      std::string lower = line;
-      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (lower.rfind("connection:", 0) == 0 || lower.rfind("keep-alive:", 0) == 0) continue;
-      kept += line + "\r\n";
-    }
-    c.to_client = kept + "Connection: close\r\n\r\n" + c.to_client.substr(end + 4);
-    return true;
+    auto state = wake_http::close_after_answer(c.to_client);
+    c.response_checked = state == wake_http::AnswerHead::ready;
+    return state != wake_http::AnswerHead::too_long;
   }
 
   // Reads from one side while the other side's buffer has room, writes what is buffered, passes an
@@ -432,10 +365,7 @@ class Waker::Impl {
 
   void tick() {
     auto now = Clock::now();
-    if (accept_paused_) {
-      accept_paused_ = false;
-      loop_.modify(listener_, EPOLLIN);
-    }
+    listener_.tick(now);
     std::vector<uint64_t> expired;
     for (auto& [id, c] : connections_)
       if ((c->phase == WakerConnection::Phase::reading || c->phase == WakerConnection::Phase::answering) && now >= c->deadline)
@@ -451,14 +381,12 @@ class Waker::Impl {
 
   Options options_;
   Wake wake_;
-  int listener_ = -1;
-  int port_ = 0;
+  Listener listener_;
   EventLoop loop_;
   WorkerPool workers_;
   std::unordered_map<uint64_t, std::unique_ptr<WakerConnection>> connections_;  // loop thread only
   std::map<std::string, std::vector<uint64_t>> waiting_;                       // app -> its waiting requests
   uint64_t next_id_ = 0;
-  bool accept_paused_ = false;
   bool stopped_ = false;
 };
 

@@ -38,7 +38,7 @@ struct DeployFixture {
   }
   json status(const std::string& app, const std::string& user = "") {
     auto r = agent.call("GET", "/agent/apps/status?appId=" + app + (user.empty() ? "" : "&userId=" + user));
-    BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+    FUNAI_REQUIRE_STATUS(r, 200);
     return json::parse(r.body);
   }
   std::string upstream(const std::string& app) { return testing::routed_upstream(*agent.routes, app); }
@@ -69,7 +69,7 @@ BOOST_FIXTURE_TEST_SUITE(deploy, DeployFixture)
 BOOST_AUTO_TEST_CASE(a_runner_style_deploy_answers_through_the_url_in_its_routing_file) {
   std::string app = new_app();
   auto r = deploy("7", app, testing::kHttpdImage);
-  BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+  FUNAI_REQUIRE_STATUS(r, 200);
   auto body = json::parse(r.body);
   BOOST_TEST(body.is_object());
   BOOST_TEST(body["appId"] == app);
@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_CASE(redeploys_under_continuous_traffic_fail_no_request_and_end_
   std::vector<std::string> images = {testing::kHttpd2Image, testing::kHttpdImage, testing::kHttpd2Image};
   for (const auto& image : images) {
     auto r = deploy("7", app, image);
-    BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+    FUNAI_REQUIRE_STATUS(r, 200);
     BOOST_TEST_MESSAGE("redeployed to " << upstream(app));
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   }
@@ -173,7 +173,7 @@ BOOST_AUTO_TEST_CASE(an_app_that_listens_late_is_routed_only_once_it_accepts) {
   std::string app = new_app();
   auto t0 = std::chrono::steady_clock::now();
   auto r = deploy("7", app, testing::kSlowImage);
-  BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+  FUNAI_REQUIRE_STATUS(r, 200);
   BOOST_TEST(seconds_since(t0) >= 2.5);
   BOOST_TEST(fetch(upstream(app)) == "hello from slow\n");
 }
@@ -297,7 +297,7 @@ BOOST_AUTO_TEST_CASE(delete_removes_the_apps_images_and_lists_removed_and_kept) 
     pc::create(agent.podman, spec);
     auto r = agent.podman.send({"commit", "POST", "/commit?container=" + spec.name + "&repo=" + podman::escape(repo) + "&tag=" + tag});
     pc::remove(agent.podman, spec.name, true, 0);
-    BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+    FUNAI_REQUIRE_STATUS(r, 200);
     return repo + ":" + tag;
   };
   std::string own = copy("1");
@@ -355,7 +355,7 @@ BOOST_AUTO_TEST_CASE(status_of_an_exited_app_has_its_exit_code) {
 BOOST_AUTO_TEST_CASE(a_custom_base_path_is_normalised_routed_and_in_the_preview_url) {
   std::string app = new_app();
   auto r = deploy("7", app, testing::kHttpdImage, R"(,"basePath":"custom/)" + app + R"(/")");
-  BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+  FUNAI_REQUIRE_STATUS(r, 200);
   BOOST_TEST(json::parse(r.body)["previewUrl"] == "http://gateway.test/custom/" + app + "/");
   auto route = agent.routes->read(app);
   BOOST_REQUIRE(route.has_value());

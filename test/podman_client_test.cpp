@@ -124,7 +124,7 @@ BOOST_AUTO_TEST_CASE(an_image_in_use_is_a_conflict_and_a_free_one_is_removed) {
   std::string source = make(testing::kHttpdImage, true, false);
   std::string repo = "localhost/" + testing::unique_id("commit");
   auto commit = client.send({"commit", "POST", "/commit?container=" + source + "&repo=" + repo + "&tag=1"});
-  BOOST_REQUIRE_MESSAGE(commit.status == 200, commit.body);
+  FUNAI_REQUIRE_STATUS(commit, 200);
   pc::Spec spec;
   spec.name = testing::unique_id("pc-");
   spec.image = repo + ":1";

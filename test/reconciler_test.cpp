@@ -129,7 +129,7 @@ BOOST_FIXTURE_TEST_CASE(an_app_that_cannot_be_repaired_does_not_keep_the_others_
   auto body = pc::to_json(spec);
   body["command"] = json::array({"/no/such/program"});
   auto created = agent.podman.send({"container create", "POST", "/containers/create", body.dump()});
-  BOOST_REQUIRE_MESSAGE(created.status == 201, created.status << " " << created.body);
+  FUNAI_REQUIRE_STATUS(created, 201);
 
   auto summary = reconciler.run_once();
   BOOST_TEST(summary.apps_failed == 1, summary.describe());
@@ -150,7 +150,7 @@ BOOST_FIXTURE_TEST_CASE(a_restarted_container_with_a_new_ip_is_rerouted_within_2
   deploy(app);
   std::string before = upstream(app);
   auto r = agent.podman.send({"restart", "POST", "/containers/rt-u-7-" + app + "/restart?t=1"});
-  BOOST_REQUIRE_MESSAGE(r.status == 204, r.status << " " << r.body);
+  FUNAI_REQUIRE_STATUS(r, 204);
   auto t0 = std::chrono::steady_clock::now();
   std::string now_ip = ip_of(app);
   BOOST_TEST_MESSAGE("IP " << before << " -> " << now_ip);
@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(the_events_stream_reconnects_after_podman_restarts) {
   std::string app = testing::unique_id("ev");
   auto r = agent.call("POST", "/agent/apps/deploy",
                       R"({"userId":"7","appId":")" + app + R"(","image":")" + testing::kHttpdImage + R"(","containerPort":8080})");
-  BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+  FUNAI_REQUIRE_STATUS(r, 200);
 
   auto connected_within = [&](double seconds) {
     auto t = std::chrono::steady_clock::now();
@@ -223,7 +223,7 @@ BOOST_AUTO_TEST_CASE(the_events_stream_reconnects_after_podman_restarts) {
   BOOST_REQUIRE_MESSAGE(connected_within(10), "the events stream did not reconnect within 10 s");
 
   auto restarted = agent.podman.send({"restart", "POST", "/containers/rt-u-7-" + app + "/restart?t=1"});
-  BOOST_REQUIRE_MESSAGE(restarted.status == 204, restarted.status << " " << restarted.body);
+  FUNAI_REQUIRE_STATUS(restarted, 204);
   auto t0 = std::chrono::steady_clock::now();
   std::string expected = "http://" + pc::inspect(agent.podman, "rt-u-7-" + app).ip_on(agent.settings.network) + ":8080";
   while (testing::routed_upstream(*agent.routes, app) != expected && seconds_since(t0) < 3)

@@ -43,7 +43,7 @@ struct SleepFixture {
       apps.push_back(app);
     }
     auto r = agent.call("POST", "/agent/apps/deploy", R"({"userId":"7","appId":")" + app + R"(","image":")" + image + R"(","containerPort":8080})");
-    BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+    FUNAI_REQUIRE_STATUS(r, 200);
     return app;
   }
   json status(const std::string& app) { return json::parse(agent.call("GET", "/agent/apps/status?appId=" + app).body); }

@@ -25,7 +25,7 @@ struct AppFixture {
   void deploy(const std::string& app, const std::string& image = testing::kHttpdImage) {
     std::string body = R"({"userId":"7","appId":")" + app + R"(","image":")" + image + R"(","containerPort":8080})";
     auto r = agent.call("POST", "/agent/apps/deploy", body);
-    BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+    FUNAI_REQUIRE_STATUS(r, 200);
   }
   std::string upstream(const std::string& app) { return testing::routed_upstream(*agent.routes, app); }
   std::string ip_of(const std::string& app) {
