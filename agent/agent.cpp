@@ -6,7 +6,9 @@
 
 #include <algorithm>
 
+#include "app_labels.h"
 #include "http_api.h"
+#include "podman/containers.h"
 #include "metrics.h"
 
 namespace agent {
@@ -66,9 +68,21 @@ void Agent::start_server() {
   options.threads = settings.http_threads;
   options.max_connections = settings.max_connections;
   Poco::Net::HTTPRequestHandlerFactory::Ptr factory(new ApiHandlerFactory(
-      settings.token, api_endpoints(settings, service, parts.statuses, podman, [this] { return health.check(); }, &sleeper)));
+      settings.token, api_endpoints(settings, service, parts.statuses, [this] { refresh_gauges(); }, [this] { return health.check(); }, &sleeper)));
   server = std::make_unique<HttpServer>(options, factory);
   server->start();
+}
+
+void Agent::refresh_gauges() {
+  try {
+    auto all = podman::containers::list(podman, {labels::managed_filter()}, true);
+    size_t running = std::count_if(all.begin(), all.end(), [](const auto& c) { return c.state == "running"; });
+    metrics().managed_containers(running, all.size());
+    metrics().podman_up(true);
+  } catch (const podman::Error&) {
+    metrics().podman_up(false);
+  }
+  if (auto disk = heartbeat.storage().measure()) metrics().disk_space(disk->free_bytes, disk->size_bytes);
 }
 
 void Agent::start_background() {

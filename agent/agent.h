@@ -32,6 +32,8 @@ class Agent {
   // background work and retires the old containers still in their grace period.
   void stop(std::chrono::seconds drain);
   int port() const { return server ? server->port() : 0; }
+  // The gauges read at scrape time: containers running and total, Podman up, free disk.
+  void refresh_gauges();
 
   Settings settings;
   podman::Client podman;

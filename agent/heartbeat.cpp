@@ -3,14 +3,13 @@
 #include <set>
 
 #include <Poco/Logger.h>
-#include <curl/curl.h>
-#include <sys/statvfs.h>
 
 #include <memory>
 #include <utility>
 #include <vector>
 
 #include "app_labels.h"
+#include "http_call.h"
 #include "metrics.h"
 #include "podman/containers.h"
 #include "podman/system.h"
@@ -20,15 +19,13 @@ namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("heartbeat"); }
 
-size_t discard(char*, size_t size, size_t count, void*) { return size * count; }
-
 }  // namespace
 
 Heartbeat::Heartbeat(const Settings& settings, podman::Client& podman)
     : settings_(settings),
       podman_(podman),
       enabled_(missing_settings().empty()),
-      disk_path_(settings.disk_path) {}
+      storage_(settings.disk_path, podman) {}
 
 Heartbeat::~Heartbeat() { stop(); }
 
@@ -74,18 +71,10 @@ void Heartbeat::trigger() {
 }
 
 nlohmann::json Heartbeat::payload() {
-  if (disk_path_.empty()) {
-    try {
-      disk_path_ = podman::system::info(podman_).graph_root;
-    } catch (const std::exception&) {
-      // Podman down: report the root filesystem this time
-    }
-  }
   nlohmann::json disk_pct = nullptr, disk_bytes = nullptr;
-  struct statvfs st {};
-  if (::statvfs(disk_path_.empty() ? "/" : disk_path_.c_str(), &st) == 0 && st.f_blocks > 0) {
-    disk_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
-    disk_pct = static_cast<double>(static_cast<int64_t>(1000.0 * st.f_bavail / st.f_blocks)) / 10.0;
+  if (auto disk = storage_.measure()) {
+    disk_bytes = disk->free_bytes;
+    disk_pct = static_cast<double>(static_cast<int64_t>(10.0 * disk->free_pct())) / 10.0;
   }
   nlohmann::json count = nullptr;
   try {
@@ -111,27 +100,15 @@ bool Heartbeat::send_once() {
   std::string base = settings_.deploy_base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   std::string url = base + "/internal/runtime-nodes/heartbeat";
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  headers = curl_slist_append(headers, ("X-RT-Node-Token: " + settings_.deploy_node_token).c_str());
-  char error[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, 3000L);
-  curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error);
-  CURLcode rc = curl_easy_perform(curl.get());
-  long status = 0;
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-
-  bool ok = rc == CURLE_OK && status >= 200 && status < 300;
+  HttpCall call;
+  call.method = "POST";
+  call.url = url;
+  call.headers = {"Content-Type: application/json", "X-RT-Node-Token: " + settings_.deploy_node_token};
+  call.body = body;
+  auto answer = http_call(call);
+  bool ok = answer.ok();
   metrics().heartbeat(ok);
-  std::string problem = rc != CURLE_OK ? std::string(error[0] ? error : curl_easy_strerror(rc)) : "HTTP " + std::to_string(status);
+  std::string problem = answer.status == 0 ? answer.error : "HTTP " + std::to_string(answer.status);
   std::lock_guard<std::mutex> lock(mutex_);
   last_ok_ = ok;
   last_error_ = ok ? "" : problem;

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "disk_space.h"
 #include "podman/client.h"
 #include "settings.h"
 
@@ -38,13 +39,16 @@ class Heartbeat {
 
   nlohmann::json last_result() const;
 
+  // The filesystem the heartbeat reports (diskFreePct, diskFreeBytes).
+  NodeStorage& storage() { return storage_; }
+
  private:
   void loop();
 
   const Settings& settings_;
   podman::Client& podman_;
   bool enabled_;
-  std::string disk_path_;  // resolved once: RUNTIME_DISK_PATH or Podman's graph root
+  NodeStorage storage_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

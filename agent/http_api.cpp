@@ -274,7 +274,7 @@ Poco::Net::HTTPRequestHandler* ApiHandlerFactory::createRequestHandler(const HTT
 }
 
 std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, AppStatusReader& statuses,
-                                    podman::Client& podman, DeepHealth deep_health, AppSleeper* sleeper) {
+                                    std::function<void()> before_scrape, DeepHealth deep_health, AppSleeper* sleeper) {
   const int default_port = settings.container_port;
   return {
       {"GET", "/internal/health", false, false,
@@ -304,15 +304,8 @@ std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& ser
          return {200, to_json(*statuses.status(app_id, optional_id(call.param("userId"), "userId"))), ""};
        }},
       {"GET", "/metrics", false, false,
-       [&podman](const Call&) -> Reply {
-         try {
-           auto all = podman::containers::list(podman, {labels::managed_filter()}, true);
-           size_t running = std::count_if(all.begin(), all.end(), [](const auto& c) { return c.state == "running"; });
-           metrics().managed_containers(running, all.size());
-           metrics().podman_up(true);
-         } catch (const podman::Error&) {
-           metrics().podman_up(false);
-         }
+       [before_scrape](const Call&) -> Reply {
+         if (before_scrape) before_scrape();
          Reply r{200, nullptr, metrics().serialize()};
          r.content_type = "text/plain; version=0.0.4; charset=utf-8";
          return r;

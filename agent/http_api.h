@@ -51,10 +51,11 @@ using DeepHealth = std::function<HealthReport()>;
 
 constexpr size_t kMaxBodyBytes = 1024 * 1024;
 
-// The endpoints of the contract, bound to the services, and GET /metrics (no token). sleeper may
-// be null: sleep and wake then answer 409 scale_to_zero_off.
+// The endpoints of the contract, bound to the services, and GET /metrics (no token), which calls
+// before_scrape (when set) to bring the gauges up to date. sleeper may be null: sleep and wake
+// then answer 409 scale_to_zero_off.
 std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, AppStatusReader& statuses,
-                                    podman::Client& podman, DeepHealth deep_health, AppSleeper* sleeper = nullptr);
+                                    std::function<void()> before_scrape, DeepHealth deep_health, AppSleeper* sleeper = nullptr);
 
 // The HTTP status of an AppError code (500 for a code it does not know).
 int status_for_code(const std::string& code);

@@ -71,7 +71,28 @@ Metrics::Metrics()
                          .Name("funai_wake_duration_seconds")
                          .Help("Duration of wakes, start to route switch")
                          .Register(*registry_)
-                         .Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 20})) {}
+                         .Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 20})),
+      disk_free_bytes_(prometheus::BuildGauge()
+                           .Name("funai_disk_free_bytes")
+                           .Help("Free space of Podman's storage (or RUNTIME_DISK_PATH) at the last scrape, as the heartbeat reports it")
+                           .Register(*registry_)
+                           .Add({})),
+      disk_size_bytes_(prometheus::BuildGauge()
+                           .Name("funai_disk_size_bytes")
+                           .Help("Size of that filesystem at the last scrape")
+                           .Register(*registry_)
+                           .Add({})),
+      reconcile_failed_apps_(prometheus::BuildGauge()
+                                 .Name("funai_reconcile_failed_apps")
+                                 .Help("Apps the last full reconcile pass could not repair (tried again on the next pass)")
+                                 .Register(*registry_)
+                                 .Add({})) {
+  // The usual outcomes exist from the start, so rules comparing them see a 0 rather than nothing.
+  heartbeats_.Add({{"result", "ok"}});
+  heartbeats_.Add({{"result", "failed"}});
+  deploys_.Add({{"result", "success"}});
+  wakes_.Add({{"result", "woken"}});
+}
 
 void Metrics::apps_sleeping(int count) { apps_sleeping_.Set(count); }
 
@@ -106,6 +127,13 @@ void Metrics::managed_containers(size_t running, size_t total) {
   containers_.Add({{"state", "running"}}).Set(static_cast<double>(running));
   containers_.Add({{"state", "total"}}).Set(static_cast<double>(total));
 }
+
+void Metrics::disk_space(uint64_t free_bytes, uint64_t size_bytes) {
+  disk_free_bytes_.Set(static_cast<double>(free_bytes));
+  disk_size_bytes_.Set(static_cast<double>(size_bytes));
+}
+
+void Metrics::reconcile_failed_apps(int count) { reconcile_failed_apps_.Set(count); }
 
 void Metrics::podman_up(bool up) { podman_up_.Set(up ? 1 : 0); }
 

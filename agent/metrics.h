@@ -31,6 +31,8 @@ class Metrics {
   void http_connection_refused();  // closed at accept: RUNTIME_MAX_CONNECTIONS reached
   void apps_sleeping(int count);
   void wake(const std::string& result, double seconds);  // result: "woken" or an error code
+  void disk_space(uint64_t free_bytes, uint64_t size_bytes);
+  void reconcile_failed_apps(int count);  // after each full pass
 
   // The text exposition format (version 0.0.4).
   std::string serialize() const;
@@ -53,6 +55,9 @@ class Metrics {
   prometheus::Gauge& apps_sleeping_;
   prometheus::Family<prometheus::Counter>& wakes_;
   prometheus::Histogram& wake_duration_;
+  prometheus::Gauge& disk_free_bytes_;
+  prometheus::Gauge& disk_size_bytes_;
+  prometheus::Gauge& reconcile_failed_apps_;
 };
 
 Metrics& metrics();

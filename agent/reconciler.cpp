@@ -164,6 +164,7 @@ ReconcileSummary Reconciler::run_once() {
     }
   }
   record(summary);
+  metrics().reconcile_failed_apps(summary.apps_failed);
   if (summary.changed() || summary.apps_failed) logger().information("reconciled " + summary.describe());
   return summary;
 }

@@ -11,8 +11,6 @@
 
 #include "registry.h"
 
-extern char** environ;
-
 namespace agent {
 namespace {
 
@@ -223,6 +221,8 @@ const std::vector<Key>& keys() {
       {"RUNTIME_RETIRE_GRACE_SECONDS", "3", false, int_in(&Settings::retire_grace_seconds, 0, 600)},
       {"RUNTIME_RECONCILE_SECONDS", "30", false, int_in(&Settings::reconcile_seconds, 1, 86400)},
       {"RUNTIME_DISK_PATH", "", false, text(&Settings::disk_path)},
+      {"RUNTIME_TRAEFIK_STATIC_CONFIG", "/etc/fun-ai-studio/traefik/traefik.yml", false, text(&Settings::traefik_static_config)},
+      {"RUNTIME_DOCTOR_MIN_FREE_PCT", "10", false, int_in(&Settings::doctor_min_free_pct, 0, 100)},
       {"RUNTIME_IDLE_SLEEP_SECONDS", "0", false, int_in(&Settings::idle_sleep_seconds, 0, 30 * 86400)},
       {"RUNTIME_IDLE_SCAN_SECONDS", "30", false, int_in(&Settings::idle_scan_seconds, 1, 3600)},
       {"RUNTIME_WAKE_LISTEN", "", false,
@@ -300,58 +300,6 @@ std::string effective_value(const Environment& env, const Key& key) {
 }
 
 }  // namespace
-
-Environment parse_env_file(std::istream& in) {
-  Environment env;
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    std::string t = trim(line);
-    if (t.empty() || t[0] == '#') continue;
-    if (t.rfind("export ", 0) == 0) t = trim(t.substr(7));
-    auto eq = t.find('=');
-    if (eq == std::string::npos)
-      throw EnvFileError("line " + std::to_string(number) + ": expected KEY=VALUE");
-    std::string key = trim(t.substr(0, eq));
-    std::string value = trim(t.substr(eq + 1));
-    bool key_ok = !key.empty() && !std::isdigit(static_cast<unsigned char>(key[0])) &&
-                  std::all_of(key.begin(), key.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
-    if (!key_ok) throw EnvFileError("line " + std::to_string(number) + ": '" + key + "' is not a variable name");
-    if (!value.empty() && (value[0] == '"' || value[0] == '\'')) {
-      char q = value[0];
-      auto close = value.find(q, 1);
-      if (close == std::string::npos)
-        throw EnvFileError("line " + std::to_string(number) + ": unterminated quote in " + key);
-      std::string rest = trim(value.substr(close + 1));
-      if (!rest.empty() && rest[0] != '#')
-        throw EnvFileError("line " + std::to_string(number) + ": text after the closing quote of " + key);
-      value = value.substr(1, close - 1);
-    } else {
-      // An unquoted value ends at " #" (an inline comment), as systemd reads it.
-      auto hash = value.find(" #");
-      if (hash != std::string::npos) value = trim(value.substr(0, hash));
-    }
-    env[key] = value;
-  }
-  return env;
-}
-
-Environment process_environment() {
-  Environment env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv(*e);
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return env;
-}
-
-Environment merge_environments(const Environment& base, const Environment& overrides) {
-  Environment out = base;
-  for (const auto& [k, v] : overrides) out[k] = v;
-  return out;
-}
 
 SettingsResult load_settings(const Environment& env) {
   SettingsResult result;

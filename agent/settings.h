@@ -12,9 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "env_file.h"
+
 namespace agent {
 
-using Environment = std::map<std::string, std::string>;
 
 struct Ulimit {
   std::string name;  // nofile, nproc, ...
@@ -61,6 +62,8 @@ struct Settings {
   int retire_grace_seconds = 3;
   int reconcile_seconds = 30;
   std::string disk_path;
+  std::string traefik_static_config = "/etc/fun-ai-studio/traefik/traefik.yml";  // read by doctor only
+  int doctor_min_free_pct = 10;
 
   // Scale to zero (off while idle_sleep_seconds is 0).
   int idle_sleep_seconds = 0;   // no network input for this long: the app sleeps
@@ -84,22 +87,6 @@ struct Settings {
   int log_max_history_days = 30;
 
 };
-
-// A syntax error in an EnvironmentFile, with its line number.
-class EnvFileError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// Parses EnvironmentFile text: KEY=VALUE lines, blank lines and '#' comments, an optional
-// 'export ' prefix, values optionally in single or double quotes. Throws EnvFileError.
-Environment parse_env_file(std::istream& in);
-
-// The current process environment.
-Environment process_environment();
-
-// `overrides` win over `base`.
-Environment merge_environments(const Environment& base, const Environment& overrides);
 
 struct SettingsResult {
   Settings settings;

@@ -10,6 +10,7 @@ Network from_json(const nlohmann::json& j) {
   n.driver = j.value("driver", "");
   n.interface_name = j.value("network_interface", "");
   n.dns_enabled = j.value("dns_enabled", false);
+  n.internal = j.value("internal", false);
   if (j.contains("subnets") && j["subnets"].is_array())
     for (const auto& s : j["subnets"]) {
       n.subnets.push_back(s.value("subnet", ""));

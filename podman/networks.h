@@ -14,6 +14,7 @@ struct Network {
   std::string driver;
   std::string interface_name;  // the host bridge, e.g. podman1
   bool dns_enabled = false;
+  bool internal = false;  // no route between the host and the containers
   std::vector<std::string> subnets;
   std::vector<std::string> gateways;  // the host's address on each subnet
 };

@@ -17,6 +17,7 @@ Info info(Client& client) {
   info.api_version = j.value("/version/APIVersion"_json_pointer, "");
   info.graph_root = j.value("/store/graphRoot"_json_pointer, "");
   info.cgroup_version = j.value("/host/cgroupVersion"_json_pointer, "");
+  info.cgroup_manager = j.value("/host/cgroupManager"_json_pointer, "");
   info.oci_runtime = j.value("/host/ociRuntime/name"_json_pointer, "");
   return info;
 }

@@ -12,6 +12,7 @@ struct Info {
   std::string api_version;    // "4.3.1"
   std::string graph_root;     // storage root, e.g. /var/lib/containers/storage
   std::string cgroup_version; // "v1" or "v2"
+  std::string cgroup_manager; // "systemd" or "cgroupfs"
   std::string oci_runtime;    // "runc", "crun"
 };
 
