@@ -6,10 +6,10 @@ CMAKE_FLAGS ?=
 
 DEB_PACKAGES = build-essential cmake pkg-config curl ca-certificates libpoco-dev libyaml-cpp-dev \
                nlohmann-json3-dev libcurl4-openssl-dev libboost-test-dev prometheus-cpp-dev podman runc busybox-static \
-               catatonit rpm cpio procps systemd clang libclang-rt-dev docker-registry apache2-utils openssl iproute2 wrk debootstrap
+               catatonit rpm cpio procps systemd clang libclang-rt-dev docker-registry apache2-utils openssl iproute2 wrk debootstrap prometheus
 RPM_PACKAGES = gcc-c++ make cmake curl poco-devel yaml-cpp-devel json-devel libcurl-devel boost-devel prometheus-cpp-devel \
                podman runc busybox catatonit rpm-build cpio procps-ng systemd clang compiler-rt \
-               docker-distribution httpd-tools openssl iproute wrk debootstrap
+               docker-distribution httpd-tools openssl iproute wrk debootstrap golang-github-prometheus
 
 .PHONY: all build deps test run clean bench rpm test-asan test-podman5 fuzz
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \

@@ -16,7 +16,9 @@ echo "built $(basename "$rpm_file")"
 listing=$(rpm -qlp "$rpm_file")
 for path in /usr/bin/fun-ai-runtime-agent /etc/fun-ai-studio/runtime.env /etc/fun-ai-studio/traefik/traefik.yml \
             /etc/fun-ai-studio/traefik/dynamic /usr/lib/systemd/system/fun-ai-studio-runtime.service \
-            /usr/lib/systemd/system/fun-ai-studio-traefik.service; do
+            /usr/lib/systemd/system/fun-ai-studio-traefik.service \
+            /usr/share/fun-ai-studio-runtime/prometheus/fun-ai-studio-runtime-alerts.yml \
+            /usr/share/fun-ai-studio-runtime/grafana/fun-ai-studio-runtime.json; do
   grep -qx "$path" <<<"$listing" || fail "rpm -qlp does not list $path"
 done
 echo "rpm -qlp lists every expected path"
