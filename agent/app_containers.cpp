@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "app_error.h"
 #include "app_labels.h"
 
 namespace agent {
@@ -45,6 +46,19 @@ std::optional<traefik::Route> route_for(const Settings& settings, const pc::Cont
   route.upstreams = {"http://" + ip + ":" + port};
   route.entry_points = settings.traefik_entrypoints;
   return route;
+}
+
+bool routes_to(const Settings& settings, const std::optional<traefik::Route>& current, const pc::Container& c) {
+  auto expected = route_for(settings, c);
+  return current && expected && current->upstreams == expected->upstreams;
+}
+
+void write_route(traefik::RouteDir& routes, const traefik::Route& route) {
+  try {
+    routes.write(route);
+  } catch (const std::exception& e) {
+    throw AppError("routing_write_failed", std::string("cannot write the routing file: ") + e.what());
+  }
 }
 
 bool has_exited(const pc::Container& c) {

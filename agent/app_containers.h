@@ -10,6 +10,7 @@
 #include "podman/containers.h"
 #include "settings.h"
 #include "traefik/route.h"
+#include "traefik/route_dir.h"
 
 namespace agent {
 
@@ -27,6 +28,12 @@ std::vector<podman::containers::Container> containers_of(podman::Client& podman,
 
 // The route an app's container should have, or nullopt when it has no IP on the apps' network.
 std::optional<traefik::Route> route_for(const Settings& settings, const podman::containers::Container& c);
+
+// True when `current` (the app's routing file) sends requests to container `c`.
+bool routes_to(const Settings& settings, const std::optional<traefik::Route>& current, const podman::containers::Container& c);
+
+// Writes a routing file; a failure becomes AppError routing_write_failed.
+void write_route(traefik::RouteDir& routes, const traefik::Route& route);
 
 // Ended on its own: exited, stopped or dead.
 bool has_exited(const podman::containers::Container& c);

@@ -175,14 +175,13 @@ std::optional<pc::Container> AppSleeper::route_to_waker(const std::string& app_i
   if (current && current->sleeping()) return std::nullopt;
   const pc::Container* serving = nullptr;
   for (const auto& c : containers) {
-    auto r = route_for(settings_, c);
-    if (c.state.running && r && current && r->upstreams == current->upstreams) serving = &c;
+    if (c.state.running && routes_to(settings_, current, c)) serving = &c;
   }
   if (!serving) throw AppError("app_not_running", "app " + app_id + " has no running, routed container to put to sleep");
   auto route = *route_for(settings_, *serving);
   route.upstreams = {url};
   route.wake_secret = secret_;
-  routes_->write(route);
+  write_route(*routes_, route);
   parts_.statuses.invalidate(app_id);
   return *serving;
 }
@@ -222,7 +221,7 @@ std::pair<std::string, int> AppSleeper::wake(const std::string& app_id, const st
     c = pc::inspect(podman_, c.id);
     auto awake = route_for(settings_, c);
     if (!awake) throw AppError("app_not_ready", "app " + app_id + " has no address on " + settings_.network);
-    if (routes_) routes_->write(*awake);
+    if (routes_) write_route(*routes_, *awake);
     parts_.statuses.invalidate(app_id);
     metrics().wake("woken", seconds_since(t0));
     metrics().apps_sleeping(sleeping_count());

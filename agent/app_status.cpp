@@ -10,12 +10,6 @@ namespace agent {
 
 namespace pc = podman::containers;
 
-bool AppStatus::operator==(const AppStatus& o) const {
-  return app_id == o.app_id && exists == o.exists && container_name == o.container_name && user_id == o.user_id &&
-         running == o.running && image == o.image && port == o.port && state == o.state && started_at == o.started_at &&
-         restart_count == o.restart_count && ip == o.ip && base_path == o.base_path && routed == o.routed && sleeping == o.sleeping && exit_code == o.exit_code;
-}
-
 AppStatus AppStatusReader::describe(const pc::Container& c) const {
   AppStatus s;
   s.app_id = label_of(c, labels::kAppId);
@@ -35,8 +29,7 @@ AppStatus AppStatusReader::describe(const pc::Container& c) const {
   if (routes_) {
     try {
       auto current = routes_->read(s.app_id);
-      auto expected = route_for(settings_, c);
-      s.routed = current && expected && current->upstreams == expected->upstreams;
+      s.routed = routes_to(settings_, current, c);
       if (current && current->sleeping() && !c.state.running) {
         s.sleeping = true;
         s.state = "sleeping";

@@ -35,7 +35,6 @@ struct AppStatus {
   bool routed = false;
   bool sleeping = false;  // scale to zero: routed to the waker, container stopped (state "sleeping")
   std::optional<int> exit_code;  // when it ended on its own
-  bool operator==(const AppStatus& o) const;
 };
 
 class AppStatusReader {

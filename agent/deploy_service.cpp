@@ -221,11 +221,7 @@ void DeployService::switch_route(const pc::Container& c) {
   if (!routes_) return;
   auto route = route_for(settings_, c);
   if (!route) throw AppError("app_not_ready", "container " + c.name + " has no IP on network " + settings_.network);
-  try {
-    routes_->write(*route);
-  } catch (const std::exception& e) {
-    throw AppError("routing_write_failed", std::string("cannot write the routing file: ") + e.what());
-  }
+  write_route(*routes_, *route);
 }
 
 void DeployService::check_owner(const std::vector<pc::Container>& existing, const AppRef& app) const {

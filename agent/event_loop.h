@@ -35,7 +35,6 @@ class EventLoop {
 
   void start();  // the loop thread
   void stop();   // returns once the loop thread has ended; posted work left over is dropped
-  bool in_loop_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
 
  private:
   void run();

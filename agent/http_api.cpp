@@ -76,7 +76,6 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
   ApiRequestHandler(const std::string& token, const std::vector<Endpoint>& endpoints) : token_(token), endpoints_(endpoints) {}
 
   void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-    HttpServer::enter_handler();
     auto started = std::chrono::steady_clock::now();
     std::string rid = request.get("X-Request-Id", "");
     if (!is_sane_request_id(rid)) rid = generate_request_id();
@@ -138,7 +137,6 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
                              "ms " + request.clientAddress().toString());
     metrics().http_request(route_label_, request.getMethod().size() <= 8 ? request.getMethod() : "other", reply.status, ms / 1000.0);
     set_current_request_id("");
-    HttpServer::leave_handler();
   }
 
  private:

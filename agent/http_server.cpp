@@ -31,7 +31,6 @@
 namespace agent {
 
 namespace {
-std::atomic<int> g_active_requests{0};
 using Clock = std::chrono::steady_clock;
 constexpr uint32_t kRead = EPOLLIN | EPOLLRDHUP;
 constexpr auto kLinger = std::chrono::seconds(2);
@@ -80,7 +79,6 @@ class HttpServer::Impl {
   }
 
   int port() const { return listener_.port(); }
-  int open_connections() const { return open_.load(); }
 
   void stop(std::chrono::milliseconds drain) {
     if (stopped_) return;
@@ -383,14 +381,7 @@ void HttpServer::start() { impl_->start(); }
 
 int HttpServer::port() const { return impl_->port(); }
 
-int HttpServer::open_connections() const { return impl_->open_connections(); }
-
 void HttpServer::stop(std::chrono::milliseconds drain) { impl_->stop(drain); }
 
-void HttpServer::enter_handler() { ++g_active_requests; }
-
-void HttpServer::leave_handler() { --g_active_requests; }
-
-int HttpServer::active_requests() { return g_active_requests.load(); }
 
 }  // namespace agent

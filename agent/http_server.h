@@ -37,17 +37,9 @@ class HttpServer {
 
   void start();
   int port() const;
-  // Connections open now (any state).
-  int open_connections() const;
-
   // Stops accepting and closes idle connections, waits until no request is being handled or
   // answered (at most `drain`), then closes the rest.
   void stop(std::chrono::milliseconds drain);
-
-  // Marks a request as being handled (counted in active_requests).
-  static void enter_handler();
-  static void leave_handler();
-  static int active_requests();
 
   class Impl;
 

@@ -77,7 +77,6 @@ class SizeAndDailyFileChannel : public Poco::Channel {
 }  // namespace
 
 void set_current_request_id(const std::string& id) { t_request_id = id; }
-const std::string& current_request_id() { return t_request_id; }
 
 void configure_logging(const Settings& settings, bool console) {
   Poco::File(settings.log_dir).createDirectories();

@@ -13,8 +13,7 @@ namespace agent {
 // directory cannot be created.
 void configure_logging(const Settings& settings, bool console);
 
-// The request id of the calling thread ("" outside a request); log lines include it.
+// Sets the request id of the calling thread ("" outside a request); log lines include it.
 void set_current_request_id(const std::string& id);
-const std::string& current_request_id();
 
 }  // namespace agent

@@ -222,10 +222,8 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
   }
   const pc::Container* keep = nullptr;
   if (current)
-    for (const auto& c : containers) {
-      auto r = route_for(settings_, c);
-      if (c.state.running && r && r->upstreams == current->upstreams) keep = &c;
-    }
+    for (const auto& c : containers)
+      if (c.state.running && routes_to(settings_, current, c)) keep = &c;
   if (!keep)
     for (const auto& c : containers)
       if (c.state.running) {

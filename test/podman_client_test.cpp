@@ -394,7 +394,7 @@ BOOST_AUTO_TEST_CASE(libpods_answers_carry_every_field_that_podman_reads) {
 
   auto network = podman::Client::decode("network", client.get("network", "/networks/" + kNet + "/json"));
   for (const auto& [ptr, type] : std::vector<std::pair<std::string, T>>{
-           {"/name", S}, {"/id", S}, {"/driver", S}, {"/network_interface", S}, {"/dns_enabled", B},
+           {"/name", S}, {"/id", S}, {"/driver", S}, {"/network_interface", S}, {"/dns_enabled", B}, {"/internal", B},
            {"/subnets", A}, {"/subnets/0/subnet", S}, {"/subnets/0/gateway", S}})
     expect_field(missing, "network inspect", network, ptr, type);
 
@@ -421,7 +421,7 @@ BOOST_AUTO_TEST_CASE(libpods_answers_carry_every_field_that_podman_reads) {
 
   auto info = podman::Client::decode("info", client.get("info", "/info"));
   for (const auto& [ptr, type] : std::vector<std::pair<std::string, T>>{
-           {"/version/Version", S}, {"/version/APIVersion", S}, {"/store/graphRoot", S}, {"/host/cgroupVersion", S},
+           {"/version/Version", S}, {"/version/APIVersion", S}, {"/store/graphRoot", S}, {"/host/cgroupVersion", S}, {"/host/cgroupManager", S},
            {"/host/ociRuntime/name", S}})
     expect_field(missing, "info", info, ptr, type);
 
