@@ -4,6 +4,8 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <Poco/URI.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -130,20 +132,35 @@ Finding check_traefik_config(const Settings& s) {
   return passed("traefik", file + " watches " + watched);
 }
 
-// GET /v2/ as a pull would: anonymous, then with the credentials the registry asks for (Basic, or
-// a token from the realm it names for Bearer).
+// The value of `name="..."` in a WWW-Authenticate challenge.
+std::string challenge_field(const std::string& challenge, const std::string& name) {
+  auto at = challenge.find(name + "=\"");
+  if (at == std::string::npos) return "";
+  at += name.size() + 2;
+  return challenge.substr(at, challenge.find('"', at) - at);
+}
+
+// GET /v2/ as a pull would: anonymous first, then as the registry asks: Basic with the configured
+// credentials, or Bearer with a token from the realm it names (as Harbor and ACR do; anonymous when
+// no user is configured, as for public projects).
 Finding check_registry(const Settings& s) {
   if (s.registry_url.empty()) return skipped("registry", "REGISTRY_URL is not set");
   auto url = parse_registry_url(s.registry_url, nullptr);
   if (!url) return skipped("registry", "REGISTRY_URL is invalid");
-  bool plain = url->plain_http || s.registry_insecure;
-  std::string base = (plain ? "http://" : "https://") + url->host;
   HttpCall call;
-  call.url = base + "/v2/";
   call.timeout = std::chrono::seconds(10);
+  // http:// is plain HTTP; REGISTRY_INSECURE tries HTTPS without verification first, as Podman does.
+  std::string base = (url->plain_http ? "http://" : "https://") + url->host;
+  call.url = base + "/v2/";
+  call.verify_tls = !s.registry_insecure;
   std::string ca = "/etc/containers/certs.d/" + url->host + "/ca.crt";
-  if (!plain && ::access(ca.c_str(), R_OK) == 0) call.ca_file = ca;
+  if (!url->plain_http && ::access(ca.c_str(), R_OK) == 0) call.ca_file = ca;
   auto answer = http_call(call);
+  if (answer.status == 0 && s.registry_insecure && !url->plain_http) {
+    base = "http://" + url->host;
+    call.url = base + "/v2/";
+    answer = http_call(call);
+  }
   if (answer.status == 0) {
     bool tls = answer.error.find("SSL") != std::string::npos || answer.error.find("certificate") != std::string::npos;
     return failed("registry", call.url + " does not answer: " + answer.error,
@@ -151,29 +168,32 @@ Finding check_registry(const Settings& s) {
                       : "check REGISTRY_URL and that this node reaches the registry (address, port, firewall).");
   }
   bool has_user = !s.registry_username.empty();
-  auto challenge = answer.headers["www-authenticate"];
-  if (answer.status == 401 && has_user) {
-    if (challenge.rfind("Bearer", 0) == 0 || challenge.rfind("bearer", 0) == 0) {
-      auto field = [&](const std::string& name) {
-        auto at = challenge.find(name + "=\"");
-        if (at == std::string::npos) return std::string();
-        at += name.size() + 2;
-        return challenge.substr(at, challenge.find('"', at) - at);
-      };
-      HttpCall token = call;
-      token.url = field("realm") + (field("service").empty() ? "" : "?service=" + field("service"));
-      call = token;
+  std::string challenge = answer.headers["www-authenticate"];
+  bool bearer = challenge.size() >= 6 && (challenge.compare(0, 6, "Bearer") == 0 || challenge.compare(0, 6, "bearer") == 0);
+  if (answer.status == 401 && (has_user || bearer)) {
+    if (bearer) {
+      std::string realm = challenge_field(challenge, "realm");
+      std::string service = challenge_field(challenge, "service");
+      if (realm.rfind("http://", 0) != 0 && realm.rfind("https://", 0) != 0)
+        return failed("registry", base + " names no usable token service (" + challenge + ")", "check that REGISTRY_URL names the registry itself.");
+      if (realm.rfind(base + "/", 0) != 0) call.ca_file.clear();  // another host: the system's CAs
+      std::string encoded;
+      Poco::URI::encode(service, "&=?#+ ", encoded);
+      call.url = realm + (service.empty() ? "" : std::string(realm.find('?') == std::string::npos ? "?" : "&") + "service=" + encoded);
     }
-    call.basic_user = s.registry_username;
-    call.basic_password = s.registry_password;
+    if (has_user) {
+      call.basic_user = s.registry_username;
+      call.basic_password = s.registry_password;
+    }
     answer = http_call(call);
   }
-  if (answer.ok()) return passed("registry", base + " answers" + (has_user ? " and accepts " + s.registry_username : ""));
+  if (answer.ok())
+    return passed("registry", base + " answers" + (has_user ? " and accepts " + s.registry_username : " (anonymous pulls)"));
   if (answer.status == 401 || answer.status == 403)
     return failed("registry", base + (has_user ? " refuses the credentials of " + s.registry_username : " asks for credentials") +
                                   " (HTTP " + std::to_string(answer.status) + ")",
                   has_user ? "set REGISTRY_USERNAME and REGISTRY_PASSWORD to an account (robot) that may pull." : "set REGISTRY_USERNAME and REGISTRY_PASSWORD.");
-  return failed("registry", call.url + " answers HTTP " + std::to_string(answer.status) + (answer.status == 0 ? ": " + answer.error : ""),
+  return failed("registry", call.url + (answer.status == 0 ? " does not answer: " + answer.error : " answers HTTP " + std::to_string(answer.status)),
                 "check that REGISTRY_URL names a registry (Docker Registry HTTP API V2).");
 }
 
@@ -208,7 +228,10 @@ Finding check_disk(const Settings& s, podman::Client& client) {
 }  // namespace
 
 std::vector<Finding> run_doctor(const Settings& settings) {
-  podman::Client client(settings.podman_socket);
+  // A short budget per call: a Podman that accepts and never answers fails its check in seconds.
+  podman::ClientOptions options;
+  options.call_budget = std::chrono::seconds(5);
+  podman::Client client(settings.podman_socket, options);
   std::optional<podman::system::Info> info;
   std::vector<Finding> findings;
   findings.push_back(check_podman(settings, client, info));

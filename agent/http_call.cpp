@@ -39,10 +39,20 @@ HttpAnswer http_call(const HttpCall& call) {
   HttpAnswer answer;
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr, curl_slist_free_all);
-  for (const auto& h : call.headers) headers.reset(curl_slist_append(headers.release(), h.c_str()));
+  for (const auto& h : call.headers) {
+    curl_slist* longer = curl_slist_append(headers.get(), h.c_str());
+    if (!longer) break;  // out of memory: send what is there
+    headers.release();
+    headers.reset(longer);
+  }
   char error[CURL_ERROR_SIZE] = {0};
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, call.url.c_str());
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
   if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
   if (call.method == "POST") curl_easy_setopt(c, CURLOPT_POSTFIELDS, call.body.c_str());
   else if (call.method != "GET") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, call.method.c_str());

@@ -95,6 +95,7 @@ class HttpServer::Impl {
     auto deadline = Clock::now() + drain;
     while (busy_.load() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     loop_.stop();
+    listener_.stop();  // in case the loop ended before the posted stop ran (safe twice)
     // The loop has ended: what remains is closed from here. Workers still in a handler finish it;
     // their answers go nowhere.
     workers_.join();

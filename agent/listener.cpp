@@ -75,7 +75,7 @@ void Listener::accept_all() {
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        Poco::Logger::get("http").warning("accept: out of file descriptors; pausing new connections for 100 ms");
+        Poco::Logger::get("http").warning("accept on port " + std::to_string(port_) + ": out of file descriptors; new connections wait a moment");
         loop_->modify(fd_, 0);
         paused_until_ = std::chrono::steady_clock::now() + kAcceptPause;
       }

@@ -90,8 +90,12 @@ Metrics::Metrics()
   // The usual outcomes exist from the start, so rules comparing them see a 0 rather than nothing.
   heartbeats_.Add({{"result", "ok"}});
   heartbeats_.Add({{"result", "failed"}});
-  deploys_.Add({{"result", "success"}});
-  wakes_.Add({{"result", "woken"}});
+  // Failures too: increase() sees a failure only as a step from a value scraped before it.
+  for (const char* result : {"success", "image_pull_failed", "image_unavailable", "app_not_ready", "app_exited", "name_in_use",
+                             "routing_write_failed", "podman_unavailable", "podman_error", "internal_error"})
+    deploys_.Add({{"result", result}});
+  for (const char* result : {"woken", "app_not_ready", "app_exited", "podman_unavailable", "podman_error", "routing_write_failed", "failed"})
+    wakes_.Add({{"result", result}});
 }
 
 void Metrics::apps_sleeping(int count) { apps_sleeping_.Set(count); }

@@ -94,7 +94,10 @@ class Waker::Impl {
   }
 
   int port() const { return listener_.port(); }
-  std::string url() const { return "http://" + options_.host + ":" + std::to_string(listener_.port()); }
+  std::string url() const {
+    bool v6 = options_.host.find(':') != std::string::npos;
+    return "http://" + (v6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(listener_.port());
+  }
 
  private:
   void accepted(int fd) {
