@@ -7,7 +7,6 @@
 extern char** environ;
 
 namespace agent {
-namespace {
 
 std::string trim(const std::string& s) {
   auto b = s.find_first_not_of(" \t\r\n");
@@ -15,8 +14,6 @@ std::string trim(const std::string& s) {
   auto e = s.find_last_not_of(" \t\r\n");
   return s.substr(b, e - b + 1);
 }
-
-}  // namespace
 
 Environment parse_env_file(std::istream& in) {
   Environment env;

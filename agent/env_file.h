@@ -11,6 +11,9 @@ namespace agent {
 
 using Environment = std::map<std::string, std::string>;
 
+// `s` without leading and trailing blanks (space, tab, CR, LF).
+std::string trim(const std::string& s);
+
 // A syntax error in an EnvironmentFile, with its line number.
 class EnvFileError : public std::runtime_error {
  public:

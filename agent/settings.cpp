@@ -14,13 +14,6 @@
 namespace agent {
 namespace {
 
-std::string trim(const std::string& s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
 std::optional<int64_t> parse_int(const std::string& text) {
   if (text.empty()) return std::nullopt;
   errno = 0;

@@ -19,20 +19,7 @@
 
 namespace {
 
-const agent::Environment& registry() {
-  static agent::Environment env = [] {
-    const char* state = std::getenv("FUNAI_REGISTRY_FIXTURE_FILE");
-    BOOST_REQUIRE_MESSAGE(state != nullptr, "FUNAI_REGISTRY_FIXTURE_FILE is not set: run this suite through ctest (registry fixture)");
-    std::ifstream s(state);
-    std::string dir;
-    std::getline(s, dir);
-    std::ifstream in(dir + "/registry.env");
-    BOOST_REQUIRE_MESSAGE(in.good(), "the registry fixture did not start: no " + dir + "/registry.env");
-    return agent::parse_env_file(in);
-  }();
-  return env;
-}
-std::string reg(const std::string& key) { return registry().at(key); }
+std::string reg(const std::string& key) { return testing::registry_fixture().at(key); }
 
 struct Outcome {
   int exit_code = -1;

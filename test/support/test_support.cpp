@@ -56,6 +56,20 @@ std::string podman_fixture_version() {
 
 std::string podman_socket() { return "unix://" + podman_fixture_dir() + "/podman.sock"; }
 
+const agent::Environment& registry_fixture() {
+  static agent::Environment env = [] {
+    const char* state = std::getenv("FUNAI_REGISTRY_FIXTURE_FILE");
+    BOOST_REQUIRE_MESSAGE(state != nullptr, "FUNAI_REGISTRY_FIXTURE_FILE is not set: run this suite through ctest (registry fixture)");
+    std::ifstream s(state);
+    std::string dir;
+    std::getline(s, dir);
+    std::ifstream in(dir + "/registry.env");
+    BOOST_REQUIRE_MESSAGE(in.good(), "the registry fixture did not start: no " + dir + "/registry.env");
+    return agent::parse_env_file(in);
+  }();
+  return env;
+}
+
 std::string unique_id(const std::string& prefix) {
   static std::atomic<int> counter{0};
   return prefix + std::to_string(::getpid() % 100000) + "x" + std::to_string(++counter);

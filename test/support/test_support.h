@@ -25,6 +25,8 @@ namespace testing {
 // The socket of the Podman service the CTest fixture started (fails the test when missing).
 std::string podman_socket();
 std::string podman_fixture_dir();
+// What test/registry_fixture.sh wrote (REGISTRY_HTTP, REGISTRY_TLS, users and passwords).
+const agent::Environment& registry_fixture();
 // The version of the fixture's Podman as its command line reports it ("4.3.1", "5.4.2").
 std::string podman_fixture_version();
 
