@@ -83,6 +83,7 @@ void Agent::refresh_gauges() {
     metrics().podman_up(false);
   }
   if (auto disk = heartbeat.storage().measure()) metrics().disk_space(disk->free_bytes, disk->size_bytes);
+  metrics().apps_sleeping(sleeper.sleeping_count());
 }
 
 void Agent::start_background() {

@@ -32,7 +32,7 @@ class Agent {
   // background work and retires the old containers still in their grace period.
   void stop(std::chrono::seconds drain);
   int port() const { return server ? server->port() : 0; }
-  // The gauges read at scrape time: containers running and total, Podman up, free disk.
+  // The gauges read at scrape time: containers running and total, Podman up, free disk, apps asleep.
   void refresh_gauges();
 
   Settings settings;

@@ -34,7 +34,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 AppSleeper::AppSleeper(const Settings& settings, podman::Client& podman, traefik::RouteDir* routes, AppParts& parts)
-    : settings_(settings), podman_(podman), routes_(routes), parts_(parts), secret_(settings.wake_secret) {
+    : settings_(settings), podman_(podman), routes_(routes), parts_(parts), secret_(settings.wake_secret) {}
+
+AppSleeper::~AppSleeper() { stop(); }
+
+void AppSleeper::adopt_secret() {
   if (secret_.empty() && routes_) {
     // The secret the sleeping apps' routing files carry (Traefik sends it), so that a restart does
     // not turn their wakes into 403s.
@@ -52,7 +56,6 @@ AppSleeper::AppSleeper(const Settings& settings, podman::Client& podman, traefik
   if (secret_.empty()) secret_ = random_secret();
 }
 
-AppSleeper::~AppSleeper() { stop(); }
 
 bool AppSleeper::enabled() const { return settings_.idle_sleep_seconds > 0 && routes_ != nullptr; }
 
@@ -82,10 +85,10 @@ bool AppSleeper::start_waker() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (waker_) return true;
   }
+  if (secret_.empty()) adopt_secret();  // before the first route to the waker is written
   Waker::Options options;
   options.secret = secret_;
   options.max_connections = settings_.max_connections;
-  options.head_deadline = std::chrono::seconds(10);
   try {
     if (!settings_.wake_listen.empty()) {
       auto colon = settings_.wake_listen.rfind(':');
@@ -150,27 +153,26 @@ void AppSleeper::sleep(const std::string& app_id, const std::optional<std::strin
   }
   if (url.empty() || !routes_) throw AppError("scale_to_zero_off", "apps cannot sleep: RUNTIME_IDLE_SLEEP_SECONDS is 0 or the waker does not listen");
   auto claim = parts_.locks.acquire(app_id, AppLocks::Holder::other, std::chrono::seconds(settings_.app_lock_wait_seconds));
-  check_owner(containers_of(podman_, app_id), app_id, user_id);
-  sleep_held(app_id);
+  sleep_held(app_id, user_id);
   metrics().apps_sleeping(sleeping_count());
 }
 
-void AppSleeper::sleep_held(const std::string& app_id) {
-  auto container = route_to_waker(app_id);
+void AppSleeper::sleep_held(const std::string& app_id, const std::optional<std::string>& user_id) {
+  auto container = route_to_waker(app_id, user_id);
   if (!container) return;  // asleep already
   // Traefik applies the file after its throttle: until then requests still reach the container.
   std::this_thread::sleep_for(std::chrono::seconds(settings_.retire_grace_seconds));
   stop_container(app_id, *container);
 }
 
-std::optional<pc::Container> AppSleeper::route_to_waker(const std::string& app_id) {
+std::optional<pc::Container> AppSleeper::route_to_waker(const std::string& app_id, const std::optional<std::string>& user_id) {
   std::string url;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     url = waker_url_;
   }
   auto containers = containers_of(podman_, app_id);
-  if (containers.empty()) throw AppError("app_not_found", "app " + app_id + " has no container on this node");
+  check_owner(containers, app_id, user_id);
   auto current = routes_->read(app_id);
   if (current && current->sleeping()) return std::nullopt;
   const pc::Container* serving = nullptr;
@@ -217,14 +219,12 @@ std::pair<std::string, int> AppSleeper::wake(const std::string& app_id, const st
       parts_.network.pin_bridge();
     }
     int port = std::stoi(label_of(c, labels::kPort));
-    wait_until_ready(podman_, settings_, c.id, port);
-    c = pc::inspect(podman_, c.id);
+    c = wait_until_ready(podman_, settings_, c.id, port);
     auto awake = route_for(settings_, c);
     if (!awake) throw AppError("app_not_ready", "app " + app_id + " has no address on " + settings_.network);
     if (routes_) write_route(*routes_, *awake);
     parts_.statuses.invalidate(app_id);
     metrics().wake("woken", seconds_since(t0));
-    metrics().apps_sleeping(sleeping_count());
     logger().information("app " + app_id + " woke in " + std::to_string(static_cast<int>(seconds_since(t0) * 1000)) + " ms");
     return upstream_of(*awake);
   } catch (const std::exception& e) {
@@ -327,7 +327,7 @@ int AppSleeper::scan_once() {
     auto claim = parts_.locks.try_acquire(app);
     if (!claim) continue;  // a deploy, stop or reconcile is at work on it
     try {
-      auto container = route_to_waker(app);
+      auto container = route_to_waker(app, std::nullopt);
       if (container) falling.push_back({std::move(claim), app, *container});
     } catch (const std::exception& e) {
       logger().warning("app " + app + " did not go to sleep: " + e.what());
@@ -344,7 +344,7 @@ int AppSleeper::scan_once() {
       logger().warning("app " + f.app + ": container not stopped: " + e.what());
     }
   }
-  metrics().apps_sleeping(sleeping_count());
+  if (slept) metrics().apps_sleeping(sleeping_count());
   return slept;
 }
 

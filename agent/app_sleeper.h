@@ -48,8 +48,7 @@ class AppSleeper {
   // POST /agent/apps/wake, and the waker: the address the app listens on ("ip", port) once it
   // is awake. Throws AppError app_not_found, app_exited, app_not_ready, app_busy.
   std::pair<std::string, int> wake(const std::string& app_id, const std::optional<std::string>& user_id = std::nullopt);
-  // Whether the app's routing file says it sleeps.
-  bool sleeping(const std::string& app_id) const;
+  // Apps whose routing file says they sleep.
   int sleeping_count() const;
 
   // One idle scan: apps whose containers received nothing for RUNTIME_IDLE_SLEEP_SECONDS sleep.
@@ -60,11 +59,16 @@ class AppSleeper {
   std::string secret() const { return secret_; }
 
  private:
+  // RUNTIME_WAKE_SECRET, else the one the sleeping apps' routing files carry (Traefik sends it, so a
+  // restart does not turn their wakes into 403s), else a new random one.
+  void adopt_secret();
+  bool sleeping(const std::string& app_id) const;
   bool start_waker();
   Waker::Outcome wake_for_request(const std::string& app_id);
-  void sleep_held(const std::string& app_id);
+  void sleep_held(const std::string& app_id, const std::optional<std::string>& user_id);
   // The app's route to the waker; the container that served it (none when it slept already).
-  std::optional<podman::containers::Container> route_to_waker(const std::string& app_id);
+  // Throws app_not_found, or app_owned_by_another_user when user_id names another owner.
+  std::optional<podman::containers::Container> route_to_waker(const std::string& app_id, const std::optional<std::string>& user_id);
   void stop_container(const std::string& app_id, const podman::containers::Container& container);
   void scan_loop();
   void stop_for_good(const std::string& container_id);

@@ -131,8 +131,7 @@ pc::Container DeployService::start_and_switch(const std::string& name, int port)
   try {
     pc::start(podman_, name);
     parts_.network.pin_bridge();
-    wait_until_ready(podman_, settings_, name, port);
-    auto fresh = pc::inspect(podman_, name);
+    auto fresh = wait_until_ready(podman_, settings_, name, port);
     fault_point("after_start");
     switch_route(fresh);
     fault_point("after_switch");

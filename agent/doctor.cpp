@@ -200,7 +200,7 @@ Finding check_registry(const Settings& s) {
 Finding check_heartbeat(const Settings& s, podman::Client& client) {
   Heartbeat heartbeat(s, client);
   if (!heartbeat.enabled()) return skipped("heartbeat", heartbeat.missing_settings() + " not set");
-  std::string url = s.deploy_base_url + "/internal/runtime-nodes/heartbeat";
+  std::string url = heartbeat.url();
   if (heartbeat.send_once()) return passed("heartbeat", "the Deploy plane accepts this node's heartbeat (" + s.deploy_base_url + ")");
   std::string error = heartbeat.last_result().value("error", "");
   if (error == "HTTP 401" || error == "HTTP 403")
@@ -235,13 +235,16 @@ std::vector<Finding> run_doctor(const Settings& settings) {
   std::optional<podman::system::Info> info;
   std::vector<Finding> findings;
   findings.push_back(check_podman(settings, client, info));
+  // Podman's storage, once: the heartbeat's payload and the disk check then ask it no more.
+  Settings known = settings;
+  if (known.disk_path.empty() && info) known.disk_path = info->graph_root;
   findings.push_back(check_runtime(info));
   findings.push_back(check_network(settings, client, info.has_value()));
   findings.push_back(check_routing_dir(settings));
   findings.push_back(check_traefik_config(settings));
   findings.push_back(check_registry(settings));
-  findings.push_back(check_heartbeat(settings, client));
-  findings.push_back(check_disk(settings, client));
+  findings.push_back(check_heartbeat(known, client));
+  findings.push_back(check_disk(known, client));
   return findings;
 }
 

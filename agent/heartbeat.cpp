@@ -95,11 +95,15 @@ nlohmann::json Heartbeat::payload() {
           {"containerCount", count}};
 }
 
-bool Heartbeat::send_once() {
-  std::string body = payload().dump();
+std::string Heartbeat::url() const {
   std::string base = settings_.deploy_base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  std::string url = base + "/internal/runtime-nodes/heartbeat";
+  return base + "/internal/runtime-nodes/heartbeat";
+}
+
+bool Heartbeat::send_once() {
+  std::string body = payload().dump();
+  std::string url = this->url();
   HttpCall call;
   call.method = "POST";
   call.url = url;

@@ -34,6 +34,8 @@ class Heartbeat {
   // The body that would be sent now.
   nlohmann::json payload();
 
+  // Where heartbeats go: {DEPLOY_BASE_URL}/internal/runtime-nodes/heartbeat.
+  std::string url() const;
   // Sends one heartbeat now on the calling thread; true on a 2xx answer.
   bool send_once();
 

@@ -231,7 +231,7 @@ class HttpServer::Impl {
     bool keep_alive = !stopping_ && head.getKeepAlive() && !c.reader.body_unread();
     bool head_only = head.getMethod() == Poco::Net::HTTPRequest::HTTP_HEAD;
     auto request = std::make_shared<Poco::Net::HTTPRequest>(head);
-    auto body = std::make_shared<std::string>(c.reader.body());
+    auto body = std::make_shared<std::string>(c.reader.take_body());
     uint64_t id = c.id;
     Poco::Net::SocketAddress peer = c.peer;
     workers_.submit([this, id, request, body, peer, keep_alive, head_only] {

@@ -26,7 +26,7 @@ bool accepts_tcp(const std::string& ip, int port) {
 
 }  // namespace
 
-void wait_until_ready(podman::Client& podman, const Settings& settings, const std::string& name, int port) {
+podman::containers::Container wait_until_ready(podman::Client& podman, const Settings& settings, const std::string& name, int port) {
   using Clock = std::chrono::steady_clock;
   auto deadline = Clock::now() + std::chrono::seconds(settings.ready_timeout_seconds);
   auto pause = std::chrono::milliseconds(10);
@@ -39,7 +39,7 @@ void wait_until_ready(podman::Client& podman, const Settings& settings, const st
                                        "; last log lines:\n" + last_log_lines(podman, name, 20));
     }
     std::string ip = c.ip_on(settings.network);
-    if (c.state.running && !ip.empty() && accepts_tcp(ip, port)) return;
+    if (c.state.running && !ip.empty() && accepts_tcp(ip, port)) return c;
     if (Clock::now() >= deadline)
       throw AppError("app_not_ready", "container " + name + " did not accept TCP connections on port " + std::to_string(port) +
                                           " within " + std::to_string(settings.ready_timeout_seconds) +

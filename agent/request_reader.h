@@ -39,6 +39,7 @@ class RequestReader {
   // (Content-Length) or cut at limit + 1 bytes (chunked): the handler answers 413 and the
   // connection must close, as it must when body_unread().
   const std::string& body() const { return body_; }
+  std::string take_body() { return std::move(body_); }  // before next(), which drops it anyway
   bool body_unread() const { return body_unread_; }
   const Failure& failure() const { return failure_; }
 

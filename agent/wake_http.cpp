@@ -25,7 +25,7 @@ std::string relayed_head(const Poco::Net::HTTPRequest& head) {
   Poco::Net::HTTPRequest h(head);
   while (h.has(traefik::kWakeSecretHeader)) h.erase(traefik::kWakeSecretHeader);
   while (h.has(traefik::kWakeAppHeader)) h.erase(traefik::kWakeAppHeader);
-  bool upgrade = h.has("Upgrade") && lower(h.get("Connection", "")).find("upgrade") != std::string::npos;
+  bool upgrade = h.has("Upgrade") && h.hasToken("Connection", "upgrade");
   if (!upgrade) h.set("Connection", "close");
   std::ostringstream out;
   h.write(out);

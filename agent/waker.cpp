@@ -52,7 +52,6 @@ struct WakerConnection {
   bool upstream_connected = false;
   RequestReader reader{0, true};
   Clock::time_point deadline;
-  std::string app_id;
   std::string to_upstream;  // the request head, then what the client sends
   std::string to_client;    // what the app sends (or the waker's own answer)
   bool client_eof = false, upstream_eof = false;
@@ -170,7 +169,6 @@ class Waker::Impl {
       return send_answer(c, answer(403, "Forbidden", "forbidden\n", false));
     std::string app = head.get(traefik::kWakeAppHeader, "");
     if (!is_valid_id(app)) return send_answer(c, answer(404, "Not Found", "no such app on this node\n", false));
-    c.app_id = app;
     c.to_upstream = wake_http::relayed_head(head) + c.reader.take_rest();
     c.phase = WakerConnection::Phase::waiting;
     loop_.modify(c.client, 0);

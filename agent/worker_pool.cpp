@@ -47,9 +47,4 @@ void WorkerPool::join() {
   for (auto& t : threads) t->join();
 }
 
-int WorkerPool::threads() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return static_cast<int>(threads_.size());
-}
-
 }  // namespace agent

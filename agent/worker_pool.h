@@ -24,7 +24,6 @@ class WorkerPool {
   void submit(std::function<void()> job);
   // Drops the jobs not started, waits for those running, and ends every thread.
   void join();
-  int threads() const;
 
  private:
   void work();
