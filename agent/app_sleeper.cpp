@@ -237,27 +237,34 @@ std::pair<std::string, int> AppSleeper::wake(const std::string& app_id, const st
   }
 }
 
-// A container that failed to wake may be in its restart policy's loop (exit, restart, exit): a
-// stop lands only while it runs (an exited one answers "already stopped" and is restarted anyway).
-// Stops it until it has stayed down for a moment, 10 s at most.
+// A container that failed to wake may be in its restart policy's loop (exit, restart, exit). libpod
+// decides on a restart in the cleanup that follows an exit: until then the container is "stopped"
+// (a stop answers "already stopped" and does not keep it down), after it either runs again or is
+// "exited" for good. So: stop it while it runs, wait while it is "stopped" or "stopping", done once
+// it is seen down otherwise ("exited") twice in a row. 10 s at most.
 void AppSleeper::stop_for_good(const std::string& id) {
-  int down = 0;
+  int settled = 0;
   auto t0 = std::chrono::steady_clock::now();
-  while (down < 4 && seconds_since(t0) < 10) {
+  while (settled < 2) {
+    if (seconds_since(t0) >= 10) {
+      logger().warning("container " + id + " did not settle down after a failed wake (restart policy still acting?)");
+      return;
+    }
     try {
       auto c = pc::inspect(podman_, id);
-      if (c.state.running || c.state.status == "stopping") {
-        down = 0;
+      if (c.state.running) {
+        settled = 0;
         pc::stop(podman_, id, 0);
       } else {
-        ++down;
+        bool pending = c.state.status == "stopped" || c.state.status == "stopping";
+        settled = pending ? 0 : settled + 1;
       }
     } catch (const podman::NotFound&) {
       return;
     } catch (const std::exception&) {
-      down = 0;  // libpod is between states: look again
+      settled = 0;  // libpod is between states: look again
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    if (settled < 2) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 
