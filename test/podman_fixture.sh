@@ -34,9 +34,8 @@ setup)
   conf=$3
   mkdir -p "$dir/tmp"
   cp "$conf" "$dir/containers.conf"
-  # Network definitions stay in DIR too (root's default is /etc/containers/networks).
-  printf '\n[network]\nnetwork_config_dir = "%s/networks"\n' "$dir" >> "$dir/containers.conf"
-  mkdir -p "$dir/networks"
+  # Networks of its own: definitions in DIR, a subnet pool and a bridge no other service shares.
+  bridge=$("$(dirname "$0")/../etc/dev/private-network.sh" "$dir/containers.conf" "$dir/networks")
   if [ -n "${FUNAI_PODMAN_CHROOT:-}" ]; then
     printf '#!/bin/sh\nexec chroot %q env PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman "$@"\n' "$FUNAI_PODMAN_CHROOT" > "$dir/podman"
   else
@@ -53,6 +52,11 @@ setup)
   done
   curl -sf --unix-socket "$dir/podman.sock" http://d/v4.0.0/libpod/_ping >/dev/null \
     || { echo "podman service did not start:"; cat "$dir/service.log"; exit 1; }
+  # The apps' network of the suites (Settings::network), on its own bridge.
+  # (Through the API: Podman 4.3's command line has no --interface-name.)
+  curl -sf --unix-socket "$dir/podman.sock" -X POST http://d/v4.0.0/libpod/networks/create -H 'Content-Type: application/json' \
+    -d "{\"name\":\"funai-test-net\",\"driver\":\"bridge\",\"dns_enabled\":true,\"network_interface\":\"$bridge\"}" >/dev/null \
+    || { echo "podman fixture: cannot create the network funai-test-net"; exit 1; }
   # serves HTTP on 8080 at once
   build_image httpd '["/bin/httpd","-f","-p","8080","-h","/www"]'
   # same, with another page (a "new version")
@@ -90,6 +94,8 @@ cleanup)
   # overlay mounts may remain; unmount before removing
   grep -e " $dir/" -e " ${FUNAI_PODMAN_CHROOT:-/nonexistent}$dir/" /proc/mounts | awk '{print $2}' | sort -r |
     xargs -r -n1 umount -l 2>/dev/null || true
+  # Its subnet pool is free again (etc/dev/private-network.sh).
+  grep -lsxF "$dir/containers.conf" /tmp/funai-networks/* | xargs -r rm -f
   rm -rf "$dir" "$state"
   echo "podman fixture removed"
   ;;

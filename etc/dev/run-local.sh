@@ -63,9 +63,10 @@ if [[ $socket == unix://* ]] && ping "$socket"; then
   echo "Using the Podman API at $socket"
 else
   [ -z "${RUNTIME_PODMAN_SOCKET:-}" ] || echo "RUNTIME_PODMAN_SOCKET=$RUNTIME_PODMAN_SOCKET does not answer"
-  mkdir -p "$own/tmp" "$own/networks"
+  mkdir -p "$own/tmp"
   cp "$root/etc/containers.conf" "$own/containers.conf"
-  printf '\n[network]\nnetwork_config_dir = "%s/networks"\n' "$own" >> "$own/containers.conf"
+  # Networks of its own (definitions under run/podman, a subnet and a bridge no test run shares).
+  bridge=$("$root/etc/dev/private-network.sh" "$own/containers.conf" "$own/networks")
   socket="unix://$own/podman.sock"
   echo "Starting a Podman API service of its own at $socket (storage under run/podman)"
   # A session of its own: a Ctrl-C in the terminal reaches this script, which then removes the
@@ -76,6 +77,11 @@ else
   echo "$service_pid" > "$own/service.pid"
   for _ in $(seq 1 100); do ping "$socket" && break; sleep 0.1; done
   ping "$socket" || { echo "podman system service did not start, see $own/service.log"; stop_own_service; exit 1; }
+  # (Through the API: Podman 4.3's command line has no --interface-name.)
+  podman_own network exists "$network" ||
+    curl -sf --unix-socket "$own/podman.sock" -X POST http://d/v4.0.0/libpod/networks/create -H 'Content-Type: application/json' \
+      -d "{\"name\":\"$network\",\"driver\":\"bridge\",\"dns_enabled\":true,\"network_interface\":\"$bridge\"}" >/dev/null ||
+    { echo "cannot create the network $network"; stop_own_service; exit 1; }
 fi
 before=$(managed_ids)
 
