@@ -30,7 +30,8 @@ AppStatus AppStatusReader::describe(const pc::Container& c) const {
     try {
       auto current = routes_->read(s.app_id);
       s.routed = routes_to(settings_, current, c);
-      if (current && current->sleeping() && !c.state.running) {
+      // Asleep once its container is down: not while libpod is still stopping it.
+      if (current && current->sleeping() && !c.state.running && c.state.status != "stopping") {
         s.sleeping = true;
         s.state = "sleeping";
       }

@@ -144,7 +144,8 @@ pc::Container DeployService::start_and_switch(const std::string& name, int port)
 
 void DeployService::remove_failed(const std::string& name) {
   // A container that crashed may be in the middle of a restart by its policy: libpod can refuse
-  // the removal for a moment. A few tries; the reconciler removes what is still left.
+  // the removal for a moment. Tries for 10 s; the reconciler removes what is still left.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (int attempt = 1;; ++attempt) {
     try {
       pc::remove(podman_, name, true, 0);
@@ -152,12 +153,12 @@ void DeployService::remove_failed(const std::string& name) {
     } catch (const podman::NotFound&) {
       return;
     } catch (const std::exception& e) {
-      if (attempt == 3) {
+      if (std::chrono::steady_clock::now() >= deadline) {
         logger().warning("could not remove failed container " + name + " (the next reconcile will): " + e.what());
         return;
       }
-      logger().information("removal of failed container " + name + " refused, trying again: " + e.what());
-      std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+      if (attempt == 1) logger().information("removal of failed container " + name + " refused, trying again: " + e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200 * attempt, 1000)));
     }
   }
 }

@@ -310,11 +310,15 @@ void Reconciler::periodic_loop() {
 }
 
 void Reconciler::events_loop() {
-  podman::events::Filter filter{{"container"}, {labels::managed_filter()}, {"start", "died", "restart", "remove"}};
+  podman::events::Filter filter{{"container"}, {labels::managed_filter()}, {"start", "died", "restart", "remove"}, {}};
   auto backoff = std::chrono::milliseconds(500);
   bool warned = false;
   while (!stop_events_.load()) {
     try {
+      // From a second before asking (what happens while libpod sets the stream up is not lost);
+      // an event seen twice costs one more look at its app.
+      auto from = std::chrono::system_clock::now() - std::chrono::seconds(1);
+      filter.since = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(from.time_since_epoch()).count() / 1000.0);
       auto connected = [&] {
         if (warned) logger().information("podman events stream connected again");
         events_connected_ = true;

@@ -26,7 +26,9 @@ void stream(Client& client, const Filter& filter, const std::function<bool(const
   if (!filter.types.empty()) filters["type"] = filter.types;
   if (!filter.labels.empty()) filters["label"] = filter.labels;
   if (!filter.events.empty()) filters["event"] = filter.events;
-  Request request{"events", "GET", "/events?stream=true&filters=" + escape(filters.dump())};
+  std::string query = "stream=true&filters=" + escape(filters.dump());
+  if (!filter.since.empty()) query += "&since=" + escape(filter.since);
+  Request request{"events", "GET", "/events?" + query};
   std::string buffer;
   auto consume = [&](std::string_view chunk) {
     buffer.append(chunk);

@@ -25,6 +25,10 @@ struct Filter {
   std::vector<std::string> types;   // {"container"}
   std::vector<std::string> labels;  // {"io.funai.managed=true"}
   std::vector<std::string> events;  // {"start","died"}
+  // Events from this time on (Unix seconds, with a fraction), read back from libpod's log, not only
+  // those that come after libpod has opened it: libpod answers 200 before it starts reading, and
+  // an event in between is lost otherwise. Empty: from when libpod starts reading.
+  std::string since;
 };
 
 // GET /events?stream=true&filters=... Blocks, calling on_event for each event, until `stop` is

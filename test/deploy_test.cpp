@@ -163,7 +163,7 @@ BOOST_AUTO_TEST_CASE(an_app_that_never_listens_fails_after_the_ready_timeout_and
   auto r = deploy("7", app, testing::kNoListenImage);
   expect_code(r, 502, "app_not_ready");
   BOOST_TEST(json::parse(r.body)["detail"].get<std::string>().find("within 2 s") != std::string::npos);
-  BOOST_TEST(seconds_since(t0) < 6.0);
+  BOOST_TEST(seconds_since(t0) < 7.5, "after the 2 s ready timeout set here, not the suite's 8 s");
   BOOST_TEST(upstream(app) == before);
   BOOST_TEST(fetch(before) == "hello from httpd\n");
   BOOST_TEST(container_count(app) == 1u);
@@ -246,14 +246,15 @@ BOOST_AUTO_TEST_CASE(a_deploy_in_flight_blocks_neither_status_nor_health_nor_oth
   std::string other = new_app();
   FUNAI_REQUIRE_STATUS(deploy("7", other, testing::kHttpdImage), 200);
   auto slow = std::async(std::launch::async, [&] { return deploy("7", slow_app, testing::kSlowImage); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Until its container exists: the deploy holds the app for 3 s more at least (the image listens
+  // only after 3 s), and everything below must answer within that time, not after it.
   auto t0 = std::chrono::steady_clock::now();
+  while (!status(slow_app).value("exists", false) && seconds_since(t0) < 10) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST(status(slow_app)["exists"] == true);  // its container is starting
   BOOST_TEST(testing::http("GET", agent.url("/internal/health")).status == 200);
   BOOST_TEST(status(other)["running"] == true);
-  BOOST_TEST(status(slow_app)["exists"] == true);  // its container is starting
   BOOST_TEST(post("stop", "7", other).status == 200);
-  BOOST_TEST(seconds_since(t0) < 1.5);
-  BOOST_TEST((slow.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready));
+  BOOST_TEST((slow.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready), "the calls waited for the deploy in flight");
   BOOST_TEST(slow.get().status == 200);
 }
 
@@ -276,7 +277,9 @@ BOOST_AUTO_TEST_CASE(stop_removes_the_route_first_then_the_container_and_is_idem
   double took = seconds_since(t0);
   BOOST_TEST(r.status == 200);
   BOOST_TEST(json::parse(r.body) == json({{"appId", app}, {"status", "STOPPED"}}));
-  BOOST_TEST(took < 1.0, "stop took " << took << " s");
+  // A hang guard, not a speed check (make bench measures stops): the container gets its stop signal at
+  // once, its init ends it.
+  BOOST_TEST(took < 5.0, "stop took " << took << " s");
   BOOST_TEST(!agent.routes->read(app).has_value());
   BOOST_TEST(container_count(app) == 0u);
   BOOST_TEST(post("stop", "7", app).status == 200);

@@ -157,7 +157,8 @@ BOOST_AUTO_TEST_CASE(a_reconcile_that_fails_on_an_orphan_route_leaves_the_app_fr
     auto r = agent.call("POST", path, body, std::chrono::milliseconds(20000));
     BOOST_TEST(r.status != 0, what << ": no answer");
     BOOST_TEST(r.status != 409, what << ": " << r.body);
-    BOOST_TEST(testing::seconds_since(t0) < 3.0, what << " took " << testing::seconds_since(t0) << " s: " << r.body);
+    // Not the 60 s a call waits for an app held by another (a leaked lock).
+    BOOST_TEST(testing::seconds_since(t0) < 15.0, what << " took " << testing::seconds_since(t0) << " s: " << r.body);
     return r;
   };
   const std::string ref = R"({"userId":"7","appId":")" + app + R"("})";

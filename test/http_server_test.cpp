@@ -4,6 +4,7 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <fstream>
 #include <future>
@@ -20,6 +21,8 @@ using nlohmann::json;
 
 namespace {
 
+std::atomic<int> slow_requests_entered{0};  // handlers of /test/slow started so far
+
 const std::string kToken = "http-test-token-42";
 
 // The real server with the contract's endpoints over a DeployService whose Podman socket does not
@@ -35,6 +38,7 @@ struct ServerFixture {
     service = std::make_unique<DeployService>(settings, podman, routes.get(), *parts);
     auto endpoints = api_endpoints(settings, *service, parts->statuses, nullptr, nullptr);
     endpoints.push_back({"GET", "/test/slow", false, false, [](const Call&) -> Reply {
+                           ++slow_requests_entered;
                            std::this_thread::sleep_for(std::chrono::milliseconds(1500));
                            return {200, {{"slow", true}}, ""};
                          }});
@@ -270,8 +274,11 @@ BOOST_AUTO_TEST_CASE(a_client_trickling_headers_is_cut_off) {
 }
 
 BOOST_AUTO_TEST_CASE(stop_lets_a_request_in_flight_finish) {
+  int entered = slow_requests_entered;
   auto slow = std::async(std::launch::async, [&] { return testing::http("GET", url("/test/slow")); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto t0 = std::chrono::steady_clock::now();  // until its handler runs: then it is in flight
+  while (slow_requests_entered == entered && testing::seconds_since(t0) < 10) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_REQUIRE(slow_requests_entered > entered);
   auto started = std::chrono::steady_clock::now();
   server->stop(std::chrono::seconds(5));
   auto r = slow.get();

@@ -108,6 +108,10 @@ BOOST_AUTO_TEST_CASE(an_idle_app_falls_asleep_and_its_first_request_wakes_it) {
   bool listed_asleep = false;
   for (const auto& a : listed["apps"]) listed_asleep |= a["appId"] == app && a["sleeping"] == true && a["state"] == "sleeping";
   BOOST_TEST(listed_asleep, listed.dump());
+  // The scan sets the gauge once its stops are done, a moment after the status says asleep.
+  t0 = std::chrono::steady_clock::now();
+  while (agent::metrics().serialize().find("funai_apps_sleeping 1") == std::string::npos && seconds_since(t0) < 5)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   BOOST_TEST(agent::metrics().serialize().find("funai_apps_sleeping 1") != std::string::npos);
 
   f.until_gateway_uses_waker(gateway);

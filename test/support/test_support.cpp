@@ -28,6 +28,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <mutex>
+#include <random>
 
 #include "app_labels.h"
 #include "http_api.h"
@@ -205,8 +208,21 @@ AgentProcess::AgentProcess(const std::map<std::string, std::string>& env, int po
   }
   pid_ = pid;
   auto t0 = std::chrono::steady_clock::now();
-  while (seconds_since(t0) < 10 && http("GET", url("/internal/health"), "", {}, std::chrono::milliseconds(300)).status != 200)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  bool up = false;
+  while (!up && seconds_since(t0) < 20) {
+    up = http("GET", url("/internal/health"), "", {}, std::chrono::milliseconds(300)).status == 200;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!up) {
+    // A test must not go on against an agent that never started (its calls would fail for
+    // another reason than the one they check).
+    ::kill(pid_, SIGKILL);
+    wait();
+    std::ifstream in(log);
+    std::string console((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (console.size() > 4000) console = "..." + console.substr(console.size() - 4000);
+    BOOST_FAIL("the agent on port " << port << " did not answer /internal/health within 20 s; its console:\n" << console);
+  }
 }
 
 AgentProcess::~AgentProcess() {
@@ -290,9 +306,24 @@ void make_room_for_descriptors(unsigned long wanted) {
   BOOST_REQUIRE_MESSAGE(limit.rlim_cur >= wanted, "this needs " << wanted << " open files; the hard limit is " << limit.rlim_max);
 }
 
+// Below the kernel's ephemeral range (as test/free_port.sh): a port the kernel hands out for
+// outgoing connections could be taken between this call and the bind that uses it.
 int free_port() {
-  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
-  return s.address().port();
+  int low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+  if (low <= 21000) low = 32768;
+  static std::mutex m;
+  static std::mt19937 random(std::random_device{}());
+  std::lock_guard<std::mutex> lock(m);
+  for (;;) {
+    int port = std::uniform_int_distribution<int>(20000, low - 1)(random);
+    try {
+      Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
+      return port;
+    } catch (const Poco::Exception&) {
+      // held by another socket: another port
+    }
+  }
 }
 
 MemoryKb memory_kb(int pid) {
@@ -426,16 +457,24 @@ std::map<std::string, std::string> agent_env(int port, const std::string& token,
 
 void remove_app_containers(podman::Client& podman, const std::string& app_id) noexcept {
   // Test cleanup, often from a destructor: it must not throw. The agent's retirer may be removing
-  // one of them at the same moment (libpod then answers 500 for a while): try again, briefly.
-  for (int attempt = 0; attempt < 10; ++attempt) {
+  // one of them at the same moment, or a crashed one be between restarts (libpod then answers 500
+  // for a while): try again, for 10 s. A container left behind would change what later suites
+  // count on the same Podman: that fails the test that left it.
+  auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    std::string problem;
     try {
       for (const auto& c : podman::containers::list(podman, {agent::labels::app_filter(app_id)}))
         podman::containers::remove(podman, c.id, true, 0);
       return;
     } catch (const std::exception& e) {
-      if (attempt == 9) BOOST_TEST_MESSAGE("cleanup of app " << app_id << " failed: " << e.what());
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      problem = e.what();
     }
+    if (seconds_since(t0) >= 10) {
+      BOOST_ERROR("cleanup of app " << app_id << " failed: " << problem);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
 }
 
