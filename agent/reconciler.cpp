@@ -317,8 +317,7 @@ void Reconciler::events_loop() {
     try {
       // From a second before asking (what happens while libpod sets the stream up is not lost);
       // an event seen twice costs one more look at its app.
-      auto from = std::chrono::system_clock::now() - std::chrono::seconds(1);
-      filter.since = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(from.time_since_epoch()).count() / 1000.0);
+      filter.since = std::chrono::system_clock::now() - std::chrono::seconds(1);
       auto connected = [&] {
         if (warned) logger().information("podman events stream connected again");
         events_connected_ = true;

@@ -27,7 +27,8 @@ void stream(Client& client, const Filter& filter, const std::function<bool(const
   if (!filter.labels.empty()) filters["label"] = filter.labels;
   if (!filter.events.empty()) filters["event"] = filter.events;
   std::string query = "stream=true&filters=" + escape(filters.dump());
-  if (!filter.since.empty()) query += "&since=" + escape(filter.since);
+  if (filter.since)  // Unix seconds, one of the forms libpod's ParseInputTime reads
+    query += "&since=" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(filter.since->time_since_epoch()).count());
   Request request{"events", "GET", "/events?" + query};
   std::string buffer;
   auto consume = [&](std::string_view chunk) {

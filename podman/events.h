@@ -3,8 +3,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,10 +27,11 @@ struct Filter {
   std::vector<std::string> types;   // {"container"}
   std::vector<std::string> labels;  // {"io.funai.managed=true"}
   std::vector<std::string> events;  // {"start","died"}
-  // Events from this time on (Unix seconds, with a fraction), read back from libpod's log, not only
-  // those that come after libpod has opened it: libpod answers 200 before it starts reading, and
-  // an event in between is lost otherwise. Empty: from when libpod starts reading.
-  std::string since;
+  // Events from this time on (whole seconds), read back from libpod's log, not only those that come
+  // after libpod has opened it: libpod answers 200 before it starts reading, and an event in
+  // between is lost otherwise. The cost: libpod then reads its whole event log from the start
+  // (file or journald) to find them, once per connection. Unset: from when libpod starts reading.
+  std::optional<std::chrono::system_clock::time_point> since;
 };
 
 // GET /events?stream=true&filters=... Blocks, calling on_event for each event, until `stop` is

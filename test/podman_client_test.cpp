@@ -16,13 +16,6 @@ using testing::seconds_since;
 
 namespace {
 
-// For events::Filter::since: events from a second ago on, also those libpod logs while it sets the
-// stream up (no sleep needed before the first event).
-std::string a_second_ago() {
-  auto from = std::chrono::system_clock::now() - std::chrono::seconds(1);
-  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(from.time_since_epoch()).count() / 1000.0);
-}
-
 const std::string kNet = "funai-client-net";
 
 struct PodmanFixture {
@@ -277,7 +270,8 @@ BOOST_AUTO_TEST_CASE(events_arrive_for_start_and_die_of_a_labelled_container_and
   std::vector<std::string> actions;
   auto streaming = std::async(std::launch::async, [&] {
     podman::events::stream(
-        client, {{"container"}, {"io.funai.case=" + label}, {}, a_second_ago()},
+        // since: also what libpod logs while it sets the stream up (no sleep before the first event)
+        client, {{"container"}, {"io.funai.case=" + label}, {}, std::chrono::system_clock::now() - std::chrono::seconds(1)},
         [&](const podman::events::Event& e) {
           std::lock_guard<std::mutex> lock(m);
           actions.push_back(e.action + ":" + e.attributes.at("io.funai.case"));
@@ -354,7 +348,8 @@ BOOST_AUTO_TEST_CASE(libpods_answers_carry_every_field_that_podman_reads) {
   std::vector<podman::events::Event> events;
   auto streaming = std::async(std::launch::async, [&] {
     podman::events::stream(
-        client, {{"container"}, {"io.funai.case=" + label}, {}, a_second_ago()},
+        // since: also what libpod logs while it sets the stream up (no sleep before the first event)
+        client, {{"container"}, {"io.funai.case=" + label}, {}, std::chrono::system_clock::now() - std::chrono::seconds(1)},
         [&](const podman::events::Event& e) {
           std::lock_guard<std::mutex> lock(m);
           events.push_back(e);

@@ -52,11 +52,14 @@ setup)
   done
   curl -sf --unix-socket "$dir/podman.sock" http://d/v4.0.0/libpod/_ping >/dev/null \
     || { echo "podman service did not start:"; cat "$dir/service.log"; exit 1; }
-  # The apps' network of the suites (Settings::network), on its own bridge.
-  # (Through the API: Podman 4.3's command line has no --interface-name.)
-  curl -sf --unix-socket "$dir/podman.sock" -X POST http://d/v4.0.0/libpod/networks/create -H 'Content-Type: application/json' \
-    -d "{\"name\":\"funai-test-net\",\"driver\":\"bridge\",\"dns_enabled\":true,\"network_interface\":\"$bridge\"}" >/dev/null \
-    || { echo "podman fixture: cannot create the network funai-test-net"; exit 1; }
+  # The suites' networks on bridges of their own: the apps' (Settings::network) and
+  # podman_client_test's. (Through the API: Podman 4.3's command line has no --interface-name.)
+  for net in "funai-test-net $bridge" "funai-client-net ${bridge}c"; do
+    read -r name iface <<<"$net"
+    curl -sf --unix-socket "$dir/podman.sock" -X POST http://d/v4.0.0/libpod/networks/create -H 'Content-Type: application/json' \
+      -d "{\"name\":\"$name\",\"driver\":\"bridge\",\"dns_enabled\":true,\"network_interface\":\"$iface\"}" >/dev/null \
+      || { echo "podman fixture: cannot create the network $name"; exit 1; }
+  done
   # serves HTTP on 8080 at once
   build_image httpd '["/bin/httpd","-f","-p","8080","-h","/www"]'
   # same, with another page (a "new version")
@@ -95,7 +98,7 @@ cleanup)
   grep -e " $dir/" -e " ${FUNAI_PODMAN_CHROOT:-/nonexistent}$dir/" /proc/mounts | awk '{print $2}' | sort -r |
     xargs -r -n1 umount -l 2>/dev/null || true
   # Its subnet pool is free again (etc/dev/private-network.sh).
-  grep -lsxF "$dir/containers.conf" /tmp/funai-networks/* | xargs -r rm -f
+  { grep -lsxF "$dir/containers.conf" /tmp/funai-networks/* || true; } | xargs -r rm -f
   rm -rf "$dir" "$state"
   echo "podman fixture removed"
   ;;

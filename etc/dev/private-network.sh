@@ -14,13 +14,21 @@
 #   private-network.sh CONTAINERS_CONF NETWORK_CONFIG_DIR
 #
 # A pool is held while the CONTAINERS_CONF that took it still names it (claims under
-# /tmp/funai-networks); a removed fixture frees its pool.
+# FUNAI_NETWORK_CLAIMS, default /tmp/funai-networks); a removed fixture frees its pool.
 set -euo pipefail
 conf=$1 netdir=$2
-claims=/tmp/funai-networks
+claims=${FUNAI_NETWORK_CLAIMS:-/tmp/funai-networks}
 mkdir -p "$claims" "$netdir"
-routes=$(ip -4 route 2>/dev/null || true)
-links=$(ip -o link 2>/dev/null || true)
+# One service at a time looks and claims: a claim is written before its configuration names the
+# pool, and another service must not take that moment for a stale claim.
+exec 9>"$claims/.lock"
+flock 9
+if command -v ip >/dev/null; then
+  routes=$(ip -4 route || true)
+else
+  routes=""
+  echo "$0: no 'ip' command: host routes not checked against the pool" >&2
+fi
 start=$(($(od -An -N2 -tu2 /dev/urandom) % 80))
 for i in $(seq 0 79); do
   n=$((160 + (start + i) % 80))
@@ -32,9 +40,8 @@ for i in $(seq 0 79); do
     rm -f "$claim"  # its service is gone
   fi
   if grep -q "^10\.$n\." <<<"$routes"; then continue; fi
-  if grep -q ": funai$n[:@]" <<<"$links"; then continue; fi
-  # noclobber: of two services claiming at once, one gets it
-  if ! (set -o noclobber && echo "$conf" >"$claim") 2>/dev/null; then continue; fi
+  if [ -e "/sys/class/net/funai$n" ]; then continue; fi
+  echo "$conf" >"$claim"
   printf '\n[network]\nnetwork_config_dir = "%s"\ndefault_subnet_pools = [{"base" = "%s", "size" = 24}]\n' \
     "$netdir" "$pool" >>"$conf"
   echo "funai$n"

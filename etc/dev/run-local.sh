@@ -77,10 +77,11 @@ else
   echo "$service_pid" > "$own/service.pid"
   for _ in $(seq 1 100); do ping "$socket" && break; sleep 0.1; done
   ping "$socket" || { echo "podman system service did not start, see $own/service.log"; stop_own_service; exit 1; }
+  # Made again: one left by a run that died (or by an older script) has another subnet and bridge.
   # (Through the API: Podman 4.3's command line has no --interface-name.)
-  podman_own network exists "$network" ||
-    curl -sf --unix-socket "$own/podman.sock" -X POST http://d/v4.0.0/libpod/networks/create -H 'Content-Type: application/json' \
-      -d "{\"name\":\"$network\",\"driver\":\"bridge\",\"dns_enabled\":true,\"network_interface\":\"$bridge\"}" >/dev/null ||
+  podman_own network rm -f "$network" >/dev/null 2>&1 || true
+  curl -sf --unix-socket "$own/podman.sock" -X POST http://d/v4.0.0/libpod/networks/create -H 'Content-Type: application/json' \
+    -d "{\"name\":\"$network\",\"driver\":\"bridge\",\"dns_enabled\":true,\"network_interface\":\"$bridge\"}" >/dev/null ||
     { echo "cannot create the network $network"; stop_own_service; exit 1; }
 fi
 before=$(managed_ids)

@@ -31,6 +31,7 @@
 #include <iterator>
 #include <mutex>
 #include <random>
+#include <set>
 
 #include "app_labels.h"
 #include "http_api.h"
@@ -209,19 +210,29 @@ AgentProcess::AgentProcess(const std::map<std::string, std::string>& env, int po
   pid_ = pid;
   auto t0 = std::chrono::steady_clock::now();
   bool up = false;
-  while (!up && seconds_since(t0) < 20) {
+  bool exited = false;
+  while (!up && !exited && seconds_since(t0) < 20) {
     up = http("GET", url("/internal/health"), "", {}, std::chrono::milliseconds(300)).status == 200;
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    int status = 0;
+    if (!up && ::waitpid(pid_, &status, WNOHANG) == pid_) exited = reaped_ = true;  // it gave up at start
+    if (!up && !exited) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (up && ::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+    reaped_ = true;  // what answered on the port was not this agent
+    up = false;
   }
   if (!up) {
     // A test must not go on against an agent that never started (its calls would fail for
     // another reason than the one they check).
-    ::kill(pid_, SIGKILL);
-    wait();
+    if (!reaped_) {
+      ::kill(pid_, SIGKILL);
+      wait();
+    }
     std::ifstream in(log);
     std::string console((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (console.size() > 4000) console = "..." + console.substr(console.size() - 4000);
-    BOOST_FAIL("the agent on port " << port << " did not answer /internal/health within 20 s; its console:\n" << console);
+    BOOST_FAIL("the agent on port " << port << (exited ? " exited at start" : " did not answer /internal/health within 20 s")
+                                     << "; its console:\n" << console);
   }
 }
 
@@ -314,11 +325,17 @@ int free_port() {
   if (low <= 21000) low = 32768;
   static std::mutex m;
   static std::mt19937 random(std::random_device{}());
+  static std::set<int> given;  // never the same port twice in one test process
   std::lock_guard<std::mutex> lock(m);
   for (;;) {
     int port = std::uniform_int_distribution<int>(20000, low - 1)(random);
+    if (given.count(port)) continue;
     try {
-      Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
+      // Without SO_REUSEADDR/SO_REUSEPORT: a listener that set them would not keep the probe out.
+      Poco::Net::ServerSocket s;
+      s.bind(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)), false, false);
+      s.listen();
+      given.insert(port);
       return port;
     } catch (const Poco::Exception&) {
       // held by another socket: another port
