@@ -19,6 +19,8 @@ else
   dir=$(cat "$state")
 fi
 
+networks="$(dirname "$0")/../etc/dev/private-network.sh"
+
 podman_private() {
   CONTAINERS_CONF="$dir/containers.conf" "$dir/podman" --root "$dir/root" --runroot "$dir/run" \
     --tmpdir "$dir/tmp" "$@"
@@ -35,7 +37,7 @@ setup)
   mkdir -p "$dir/tmp"
   cp "$conf" "$dir/containers.conf"
   # Networks of its own: definitions in DIR, a subnet pool and a bridge no other service shares.
-  bridge=$("$(dirname "$0")/../etc/dev/private-network.sh" "$dir/containers.conf" "$dir/networks")
+  bridge=$("$networks" claim "$dir/containers.conf" "$dir/networks")
   if [ -n "${FUNAI_PODMAN_CHROOT:-}" ]; then
     printf '#!/bin/sh\nexec chroot %q env PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman "$@"\n' "$FUNAI_PODMAN_CHROOT" > "$dir/podman"
   else
@@ -52,14 +54,9 @@ setup)
   done
   curl -sf --unix-socket "$dir/podman.sock" http://d/v4.0.0/libpod/_ping >/dev/null \
     || { echo "podman service did not start:"; cat "$dir/service.log"; exit 1; }
-  # The suites' networks on bridges of their own: the apps' (Settings::network) and
-  # podman_client_test's. (Through the API: Podman 4.3's command line has no --interface-name.)
-  for net in "funai-test-net $bridge" "funai-client-net ${bridge}c"; do
-    read -r name iface <<<"$net"
-    curl -sf --unix-socket "$dir/podman.sock" -X POST http://d/v4.0.0/libpod/networks/create -H 'Content-Type: application/json' \
-      -d "{\"name\":\"$name\",\"driver\":\"bridge\",\"dns_enabled\":true,\"network_interface\":\"$iface\"}" >/dev/null \
-      || { echo "podman fixture: cannot create the network $name"; exit 1; }
-  done
+  # The suites' networks on bridges of their own: the apps' (Settings::network) and podman_client_test's.
+  "$networks" create "$dir/podman.sock" funai-test-net "$bridge"
+  "$networks" create "$dir/podman.sock" funai-client-net "${bridge}c"
   # serves HTTP on 8080 at once
   build_image httpd '["/bin/httpd","-f","-p","8080","-h","/www"]'
   # same, with another page (a "new version")
@@ -97,8 +94,7 @@ cleanup)
   # overlay mounts may remain; unmount before removing
   grep -e " $dir/" -e " ${FUNAI_PODMAN_CHROOT:-/nonexistent}$dir/" /proc/mounts | awk '{print $2}' | sort -r |
     xargs -r -n1 umount -l 2>/dev/null || true
-  # Its subnet pool is free again (etc/dev/private-network.sh).
-  { grep -lsxF "$dir/containers.conf" /tmp/funai-networks/* || true; } | xargs -r rm -f
+  "$networks" release "$dir/containers.conf"
   rm -rf "$dir" "$state"
   echo "podman fixture removed"
   ;;

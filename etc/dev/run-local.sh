@@ -52,6 +52,7 @@ stop_own_service() {
   fi
   rm -f "$own/service.pid" "$own/podman.sock"
   unmount_own
+  "$root/etc/dev/private-network.sh" release "$own/containers.conf"
 }
 
 # A run that was killed outright (SIGKILL, a closed terminal) left its service and apps: go first.
@@ -66,7 +67,7 @@ else
   mkdir -p "$own/tmp"
   cp "$root/etc/containers.conf" "$own/containers.conf"
   # Networks of its own (definitions under run/podman, a subnet and a bridge no test run shares).
-  bridge=$("$root/etc/dev/private-network.sh" "$own/containers.conf" "$own/networks")
+  bridge=$("$root/etc/dev/private-network.sh" claim "$own/containers.conf" "$own/networks")
   socket="unix://$own/podman.sock"
   echo "Starting a Podman API service of its own at $socket (storage under run/podman)"
   # A session of its own: a Ctrl-C in the terminal reaches this script, which then removes the
@@ -78,11 +79,8 @@ else
   for _ in $(seq 1 100); do ping "$socket" && break; sleep 0.1; done
   ping "$socket" || { echo "podman system service did not start, see $own/service.log"; stop_own_service; exit 1; }
   # Made again: one left by a run that died (or by an older script) has another subnet and bridge.
-  # (Through the API: Podman 4.3's command line has no --interface-name.)
   podman_own network rm -f "$network" >/dev/null 2>&1 || true
-  curl -sf --unix-socket "$own/podman.sock" -X POST http://d/v4.0.0/libpod/networks/create -H 'Content-Type: application/json' \
-    -d "{\"name\":\"$network\",\"driver\":\"bridge\",\"dns_enabled\":true,\"network_interface\":\"$bridge\"}" >/dev/null ||
-    { echo "cannot create the network $network"; stop_own_service; exit 1; }
+  "$root/etc/dev/private-network.sh" create "$own/podman.sock" "$network" "$bridge" || { stop_own_service; exit 1; }
 fi
 before=$(managed_ids)
 
