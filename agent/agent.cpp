@@ -6,10 +6,10 @@
 
 #include <algorithm>
 
-#include "app_labels.h"
-#include "http_api.h"
+#include "base/app_labels.h"
+#include "api/http_api.h"
 #include "podman/containers.h"
-#include "metrics.h"
+#include "base/metrics.h"
 
 namespace agent {
 namespace {
@@ -67,6 +67,7 @@ void Agent::start_server() {
   options.port = settings.port;
   options.threads = settings.http_threads;
   options.max_connections = settings.max_connections;
+  options.max_body_bytes = kMaxBodyBytes;
   Poco::Net::HTTPRequestHandlerFactory::Ptr factory(new ApiHandlerFactory(
       settings.token, api_endpoints(settings, service, parts.statuses, [this] { refresh_gauges(); }, [this] { return health.check(); }, &sleeper)));
   server = std::make_unique<HttpServer>(options, factory);

@@ -6,15 +6,15 @@
 #include <chrono>
 #include <memory>
 
-#include "app_parts.h"
-#include "app_sleeper.h"
-#include "deploy_service.h"
-#include "heartbeat.h"
-#include "http_server.h"
-#include "node_health.h"
+#include "apps/app_parts.h"
+#include "sleep/app_sleeper.h"
+#include "apps/deploy_service.h"
+#include "node/heartbeat.h"
+#include "http/http_server.h"
+#include "node/node_health.h"
 #include "podman/client.h"
-#include "reconciler.h"
-#include "settings.h"
+#include "apps/reconciler.h"
+#include "config/settings.h"
 #include "traefik/route_dir.h"
 
 namespace agent {

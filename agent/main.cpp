@@ -12,9 +12,9 @@
 #include <iostream>
 
 #include "agent.h"
-#include "doctor.h"
-#include "logging.h"
-#include "settings.h"
+#include "node/doctor.h"
+#include "base/logging.h"
+#include "config/settings.h"
 
 #ifndef FUNAI_VERSION
 #define FUNAI_VERSION "0.0.0"
@@ -91,7 +91,7 @@ class AgentApplication : public Poco::Util::ServerApplication {
     // holds freed memory; two keep the resident size flat under load at no measurable cost.
     ::mallopt(M_ARENA_MAX, 2);
     try {
-      configure_logging(settings, true);
+      configure_logging(log_options(settings), true);
     } catch (const std::exception& e) {
       std::cerr << "fun-ai-runtime-agent: cannot log to " << settings.log_dir << ": " << e.what() << "\n";
       return EXIT_CANTCREAT;

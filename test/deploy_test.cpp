@@ -4,7 +4,7 @@
 #include <set>
 #include <thread>
 
-#include "app_labels.h"
+#include "base/app_labels.h"
 #include "podman/containers.h"
 #include "podman/images.h"
 #include "test_support.h"

@@ -12,7 +12,7 @@
 #include <map>
 #include <sstream>
 
-#include "env_file.h"
+#include "config/env_file.h"
 #include "heartbeat_receiver.h"
 #include "podman/networks.h"
 #include "test_support.h"

@@ -10,9 +10,9 @@
 #include <iostream>
 #include <thread>
 
-#include "app_labels.h"
+#include "base/app_labels.h"
 #include "podman/containers.h"
-#include "reconciler.h"
+#include "apps/reconciler.h"
 #include "test_support.h"
 
 namespace pc = podman::containers;

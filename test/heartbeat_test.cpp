@@ -15,9 +15,9 @@
 #include <fstream>
 #include <thread>
 
-#include "app_labels.h"
-#include "heartbeat.h"
-#include "node_health.h"
+#include "base/app_labels.h"
+#include "node/heartbeat.h"
+#include "node/node_health.h"
 #include "podman/containers.h"
 #include "podman/system.h"
 #include "test_support.h"

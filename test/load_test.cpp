@@ -5,7 +5,7 @@
 #include <future>
 #include <thread>
 
-#include "app_labels.h"
+#include "base/app_labels.h"
 #include "podman/containers.h"
 #include "test_support.h"
 

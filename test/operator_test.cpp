@@ -5,9 +5,9 @@
 #include <regex>
 #include <sstream>
 
-#include "http_api.h"
-#include "logging.h"
-#include "metrics.h"
+#include "api/http_api.h"
+#include "base/logging.h"
+#include "base/metrics.h"
 #include "test_support.h"
 
 using nlohmann::json;
@@ -15,7 +15,7 @@ using nlohmann::json;
 namespace {
 
 struct OperatorFixture {
-  OperatorFixture() : agent(testing::test_settings(routing.path(), logs.path())) { agent::configure_logging(agent.settings, false); }
+  OperatorFixture() : agent(testing::test_settings(routing.path(), logs.path())) { agent::configure_logging(agent::log_options(agent.settings), false); }
   ~OperatorFixture() {
     for (const auto& app : apps) testing::remove_app_containers(agent.podman, app);
   }

@@ -12,10 +12,10 @@
 # storage, sockets, image tarballs) and /etc/containers/certs.d (the registry fixture's CA) are
 # bind-mounted into MNT. Needs root.
 #   FUNAI_PODMAN5_CACHE  where the root filesystem is kept (default /var/cache/fun-ai-runtime/podman5-trixie)
-#   FUNAI_DEBIAN_MIRROR  Debian mirror (default http://deb.debian.org/debian)
+#   FUNAI_DEBIAN_MIRROR  Debian mirror (default: the first main archive of this machine's apt sources,
+#                        /etc/apt/sources.list.d/*.sources, then sources.list and *.list)
 set -euo pipefail
 cache=${FUNAI_PODMAN5_CACHE:-/var/cache/fun-ai-runtime/podman5-trixie}
-mirror=${FUNAI_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mnt=/run/funai-podman5/root
 netns=funai-p5
 packages=podman,netavark,aardvark-dns,runc,catatonit,iptables,nftables,ca-certificates
@@ -24,13 +24,33 @@ stamp="$packages v1"
 
 [ "$(id -u)" = 0 ] || { echo "$0: needs root (chroot, mounts, network namespaces)" >&2; exit 1; }
 
+# The URI of the first enabled Debian archive (not a security one) in apt's sources: deb822 stanzas
+# first, then one-line "deb [options] URI suite ..." entries.
+apt_mirror() {
+  local uri
+  uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk 'BEGIN { RS = "" }
+    { uri = ""; skip = 0; n = split($0, line, "\n")
+      for (i = 1; i <= n; i++) {
+        if (line[i] ~ /^URIs:/) { split(line[i], f, /[ \t]+/); uri = f[2] }
+        if (line[i] ~ /^Suites:.*-security/ || line[i] ~ /^Enabled:[ \t]*no/ || line[i] ~ /^Types:/ && line[i] !~ /[ \t]deb([ \t]|$)/) skip = 1
+      }
+      if (uri != "" && !skip) { print uri; exit } }')
+  if [ -z "$uri" ]; then
+    uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | sed 's/\[[^]]*\]//' |
+      awk '$1 == "deb" && $3 !~ /-security/ { print $2; exit }')
+  fi
+  echo "$uri"
+}
+
 build_rootfs() {
   if [ -f "$cache/.funai-podman5" ] && [ "$(cat "$cache/.funai-podman5")" = "$stamp" ]; then return; fi
   if ! command -v debootstrap >/dev/null; then
     command -v apt-get >/dev/null || { echo "$0: debootstrap is missing" >&2; exit 1; }
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
   fi
-  echo "podman5: building a Debian 13 root filesystem in $cache (once; about a minute)"
+  local mirror=${FUNAI_DEBIAN_MIRROR:-$(apt_mirror)}
+  [ -n "$mirror" ] || { echo "$0: no Debian archive found in apt's sources: set FUNAI_DEBIAN_MIRROR" >&2; exit 1; }
+  echo "podman5: building a Debian 13 root filesystem in $cache from $mirror (once; about a minute)"
   rm -rf "$cache.new"
   mkdir -p "$(dirname "$cache")"
   debootstrap --variant=minbase --include="$packages" trixie "$cache.new" "$mirror" >"$cache.log" 2>&1 ||

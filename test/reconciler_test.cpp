@@ -8,9 +8,9 @@
 #include <fstream>
 #include <thread>
 
-#include "app_labels.h"
+#include "base/app_labels.h"
 #include "podman/containers.h"
-#include "reconciler.h"
+#include "apps/reconciler.h"
 #include "test_support.h"
 
 #include "app_fixture.h"

@@ -17,10 +17,10 @@
 #include <sstream>
 #include <thread>
 
-#include "app_labels.h"
+#include "base/app_labels.h"
 #include "podman/containers.h"
 #include "podman/images.h"
-#include "registry.h"
+#include "images/registry.h"
 #include "test_support.h"
 
 using nlohmann::json;

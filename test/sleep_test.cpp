@@ -8,7 +8,7 @@
 #include <future>
 #include <thread>
 
-#include "metrics.h"
+#include "base/metrics.h"
 #include "podman/containers.h"
 #include "podman/networks.h"
 #include "test_support.h"

@@ -25,9 +25,9 @@
 #include <thread>
 #include <vector>
 
-#include "app_parts.h"
+#include "apps/app_parts.h"
 #include "podman/containers.h"
-#include "reconciler.h"
+#include "apps/reconciler.h"
 #include "test_support.h"
 
 namespace pc = podman::containers;

@@ -4,7 +4,7 @@
 #include <sstream>
 #include <string>
 
-#include "settings.h"
+#include "config/settings.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));

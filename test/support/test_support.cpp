@@ -33,9 +33,9 @@
 #include <random>
 #include <set>
 
-#include "app_labels.h"
-#include "http_api.h"
-#include "metrics.h"
+#include "base/app_labels.h"
+#include "api/http_api.h"
+#include "base/metrics.h"
 #include "podman/containers.h"
 
 namespace testing {

@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "agent.h"
-#include "deploy_service.h"
-#include "http_server.h"
+#include "apps/deploy_service.h"
+#include "http/http_server.h"
 #include "podman/client.h"
-#include "settings.h"
+#include "config/settings.h"
 #include "traefik/route_dir.h"
 
 namespace testing {

@@ -1,0 +1,32 @@
+// The network the apps join (RUNTIME_DOCKER_NETWORK): created when missing, once, and its host
+// bridge's MAC address pinned (bridge_address.h) each time a container starts on it.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+
+#include "podman/client.h"
+#include "config/settings.h"
+
+namespace agent {
+
+class AppNetwork {
+ public:
+  AppNetwork(const Settings& settings, podman::Client& podman) : settings_(settings), podman_(podman) {}
+
+  // Before a container start.
+  void ensure();
+  // After a container start: the bridge exists once a container is attached, and netavark deletes
+  // it with the last one, so this is checked each time (one sysfs read when already pinned).
+  void pin_bridge();
+
+ private:
+  const Settings& settings_;
+  podman::Client& podman_;
+  std::atomic<bool> ready_{false};
+  std::string bridge_;
+  std::mutex mutex_;
+};
+
+}  // namespace agent

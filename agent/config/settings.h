@@ -1,0 +1,111 @@
+// Settings of the Runtime-Agent: every key of etc/runtime.env, its default, and its parsing.
+// Sources: an optional EnvironmentFile (KEY=VALUE, '#' comments, optional quotes) and the process
+// environment, which wins. load_settings() never throws for a bad value: it returns every problem,
+// each naming its key, so an operator sees them all at once.
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "base/logging.h"
+#include "config/env_file.h"
+
+namespace agent {
+
+
+struct Ulimit {
+  std::string name;  // nofile, nproc, ...
+  int64_t soft = 0;
+  int64_t hard = 0;
+};
+
+enum class PullPolicy { always, newer, missing, never };
+
+struct Settings {
+  std::string host = "0.0.0.0";
+  int port = 7005;
+  std::string token;
+  int http_threads = 32;
+  int max_connections = 4096;
+
+  std::string node_name = "rt-node-01";
+  std::string node_agent_base_url;
+  std::string node_gateway_base_url;
+  std::string deploy_base_url;
+  std::string deploy_node_token;
+  int heartbeat_seconds = 60;
+  bool inflight_reject = true;
+
+  std::string podman_socket = "unix:///run/podman/podman.sock";
+  std::string network = "funai-runtime-net";
+
+  bool traefik_enable = true;
+  std::string traefik_dynamic_dir = "/etc/fun-ai-studio/traefik/dynamic";
+  std::vector<std::string> traefik_entrypoints;
+
+  int container_port = 3000;
+  std::optional<double> app_cpus;
+  std::optional<int64_t> app_cpu_shares;
+  std::string app_cpuset_cpus;
+  std::optional<int64_t> app_memory;       // bytes
+  std::optional<int64_t> app_memory_swap;  // bytes, -1 = unlimited
+  std::optional<int64_t> app_pids_limit;
+  std::vector<Ulimit> app_ulimits;
+  bool app_init = true;
+  std::string app_restart_policy = "always";
+  int stop_timeout_seconds = 10;
+  int ready_timeout_seconds = 20;
+  int retire_grace_seconds = 3;
+  int reconcile_seconds = 30;
+  std::string disk_path;
+  std::string traefik_static_config = "/etc/fun-ai-studio/traefik/traefik.yml";  // read by doctor only
+  int doctor_min_free_pct = 10;
+
+  // Scale to zero (off while idle_sleep_seconds is 0).
+  int idle_sleep_seconds = 0;   // no network input for this long: the app sleeps
+  int idle_scan_seconds = 30;   // one container stats call every N seconds
+  std::string wake_listen;      // host:port of the waker; empty = the apps' network gateway, port 7006
+  std::string wake_secret;      // empty = kept from the sleeping apps' routing files, or a new one
+
+  PullPolicy pull_policy = PullPolicy::always;
+  std::string registry_url;
+  std::string registry_username;
+  std::string registry_password;
+  bool registry_insecure = false;   // pull from REGISTRY_URL's host without TLS
+  std::string registry_auth_file;   // auth.json for other registries
+  int pull_timeout_seconds = 300;
+  int app_lock_wait_seconds = 60;   // how long a deploy, stop or delete waits for an app held by another
+  int image_gc_seconds = 3600;      // 0 = no periodic sweep
+  bool cleanup_images_on_stop = false;
+
+  std::string log_dir = "/data/funai/logs/fun-ai-studio/fun-ai-studio-runtime";
+  int64_t log_max_file_size_bytes = 50 * 1024 * 1024;
+  int log_max_history_days = 30;
+
+};
+
+struct SettingsResult {
+  Settings settings;
+  std::vector<std::string> errors;  // each starts with the key it is about
+  bool ok() const { return errors.empty(); }
+};
+
+// Reads every known key from `env` (missing or empty keys take their defaults).
+SettingsResult load_settings(const Environment& env);
+
+// Every known key with its effective value as the agent sees it, secrets masked: the
+// output of --check-config.
+std::vector<std::pair<std::string, std::string>> describe_settings(const Environment& env);
+
+// The log settings (FUNAI_LOG_*) as the logger takes them.
+LogOptions log_options(const Settings& settings);
+
+// Parses podman-style sizes: "512m", "1g", "1048576", "-1" (unlimited). nullopt when malformed.
+std::optional<int64_t> parse_size(const std::string& text);
+
+}  // namespace agent

@@ -1,0 +1,122 @@
+#define BOOST_TEST_MODULE request_reader
+// The event loop's request reader on bytes as a socket may deliver them: split anywhere,
+// pipelined, chunked, over the limits.
+#include <boost/test/unit_test.hpp>
+
+#include "http/request_reader.h"
+
+using agent::RequestReader;
+using State = RequestReader::State;
+
+namespace {
+State feed(RequestReader& r, const std::string& bytes) { return r.feed(bytes.data(), bytes.size()); }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_head_fed_byte_by_byte_completes_at_its_blank_line) {
+  RequestReader r(1024);
+  std::string head = "GET /internal/health?deep=1 HTTP/1.1\r\nHost: a\r\nX-Request-Id: abc\r\n\r\n";
+  for (size_t i = 0; i + 1 < head.size(); ++i) {
+    BOOST_TEST((feed(r, head.substr(i, 1)) == State::head));
+    BOOST_TEST(r.started());
+  }
+  BOOST_TEST((feed(r, head.substr(head.size() - 1)) == State::complete));
+  BOOST_TEST(r.head().getMethod() == "GET");
+  BOOST_TEST(r.head().getURI() == "/internal/health?deep=1");
+  BOOST_TEST(r.head().get("X-Request-Id") == "abc");
+  BOOST_TEST(r.body().empty());
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_requests_are_read_one_after_the_other) {
+  RequestReader r(1024);
+  BOOST_TEST((feed(r, "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyzGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n") == State::complete));
+  BOOST_TEST(r.head().getURI() == "/a");
+  BOOST_TEST(r.body() == "xyz");
+  r.next();
+  BOOST_TEST((r.state() == State::complete));
+  BOOST_TEST(r.head().getURI() == "/b");
+  r.next();
+  BOOST_TEST((r.state() == State::head));
+  BOOST_TEST(r.started());
+  BOOST_TEST((feed(r, "\r\n") == State::complete));
+  BOOST_TEST(r.head().getURI() == "/c");
+  r.next();
+  BOOST_TEST(!r.started());
+}
+
+BOOST_AUTO_TEST_CASE(a_content_length_body_is_read_across_feeds) {
+  RequestReader r(1024);
+  BOOST_TEST((feed(r, "POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123") == State::body));
+  BOOST_TEST((feed(r, "456") == State::body));
+  BOOST_TEST((feed(r, "789") == State::complete));
+  BOOST_TEST(r.body() == "0123456789");
+  BOOST_TEST(!r.body_unread());
+}
+
+BOOST_AUTO_TEST_CASE(a_chunked_body_is_decoded_with_extensions_and_trailers) {
+  RequestReader r(1024);
+  std::string bytes = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nX-Trailer: t\r\n\r\n";
+  State s = State::head;
+  for (char c : bytes) s = r.feed(&c, 1);
+  BOOST_TEST((s == State::complete));
+  BOOST_TEST(r.body() == "Wikipedia");
+}
+
+BOOST_AUTO_TEST_CASE(bodies_over_the_limit_are_not_read) {
+  RequestReader by_length(8);
+  BOOST_TEST((feed(by_length, "POST /x HTTP/1.1\r\nContent-Length: 9\r\n\r\n") == State::complete));
+  BOOST_TEST(by_length.body_unread());
+  BOOST_TEST(by_length.body().empty());
+  RequestReader chunked(8);
+  BOOST_TEST((feed(chunked, "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n" + std::string(32, 'a')) == State::complete));
+  BOOST_TEST(chunked.body_unread());
+  BOOST_TEST(chunked.body().size() == 9u);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_framing_fails_with_400) {
+  for (const std::string& bytes : {std::string("POST /x HTTP/1.1\r\nContent-Length: -5\r\n\r\n"),
+                                   std::string("POST /x HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n"),
+                                   std::string("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+                                   std::string("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXX\r\n"),
+                                   std::string("GARBAGE\r\n\r\n")}) {
+    RequestReader r(1024);
+    BOOST_TEST((feed(r, bytes) == State::failed), bytes);
+    BOOST_TEST(r.failure().status == 400, bytes);
+    BOOST_TEST(r.failure().code == "bad_request");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(heads_past_the_limits_fail_with_400_or_431) {
+  RequestReader long_line(1024);
+  BOOST_TEST((feed(long_line, "GET /" + std::string(RequestReader::kMaxHeadBytes, 'a')) == State::failed));
+  BOOST_TEST(long_line.failure().status == 400);
+  RequestReader many_fields(1024);
+  std::string fields = "GET / HTTP/1.1\r\n";
+  while (fields.size() <= RequestReader::kMaxHeadBytes) fields += "X-Field: " + std::string(100, 'v') + "\r\n";
+  BOOST_TEST((feed(many_fields, fields) == State::failed));
+  BOOST_TEST(many_fields.failure().status == 431);
+  BOOST_TEST(many_fields.failure().code == "headers_too_large");
+  RequestReader big_value(1024);
+  BOOST_TEST((feed(big_value, "GET / HTTP/1.1\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n") == State::failed));
+  BOOST_TEST(big_value.failure().status == 431);
+}
+
+BOOST_AUTO_TEST_CASE(bare_line_feeds_leading_blank_lines_and_expect_continue) {
+  RequestReader r(1024);
+  BOOST_TEST((feed(r, "\r\n\r\nGET /lf HTTP/1.1\nHost: a\n\n") == State::complete));
+  BOOST_TEST(r.head().getURI() == "/lf");
+  RequestReader c(1024);
+  BOOST_TEST((feed(c, "POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n") == State::body));
+  BOOST_TEST(c.wants_continue());
+  BOOST_TEST((feed(c, "{}") == State::complete));
+  RequestReader none(1024);
+  BOOST_TEST((feed(none, "GET /x HTTP/1.1\r\nExpect: 100-continue\r\n\r\n") == State::complete));
+  BOOST_TEST(!none.wants_continue());
+}
+
+BOOST_AUTO_TEST_CASE(transfer_codings_other_than_chunked_are_refused_with_501) {
+  RequestReader r(1024);
+  BOOST_TEST((feed(r, "POST /x HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") == State::failed));
+  BOOST_TEST(r.failure().status == 501);
+  RequestReader ok(1024);
+  BOOST_TEST((feed(ok, "POST /x HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n") == State::complete));
+}
