@@ -69,7 +69,7 @@ void Agent::start_server() {
   options.max_connections = settings.max_connections;
   options.max_body_bytes = kMaxBodyBytes;
   Poco::Net::HTTPRequestHandlerFactory::Ptr factory(new ApiHandlerFactory(
-      settings.token, api_endpoints(settings, service, parts.statuses, [this] { refresh_gauges(); }, [this] { return health.check(); }, &sleeper)));
+      settings.token, api_endpoints(settings, service, parts, [this] { refresh_gauges(); }, [this] { return health.check(); }, &sleeper)));
   server = std::make_unique<HttpServer>(options, factory);
   server->start();
 }

@@ -9,6 +9,7 @@
 
 #include <malloc.h>
 
+#include <fstream>
 #include <iostream>
 
 #include "agent.h"
@@ -55,19 +56,25 @@ class AgentApplication : public Poco::Util::ServerApplication {
       if (doctor) std::cout << "FAIL  settings  " << e.what() << ". Fix: correct the file (KEY=VALUE lines).\n";
       return doctor ? 1 : EXIT_CONFIG;
     }
-    auto loaded = load_settings(env);
+    Environment file_keys;  // read again to tell its unknown keys from the process environment's
+    if (!config_file_.empty()) {
+      std::ifstream in(config_file_);
+      file_keys = parse_env_file(in);
+    }
+    auto loaded = load_settings(env, file_keys);
 
     if (doctor) return run_doctor_command(loaded);
     if (check_config_) {
       for (const auto& [key, value] : describe_settings(env)) std::cout << key << "=" << value << "\n";
       for (const auto& error : loaded.errors) std::cerr << "invalid: " << error << "\n";
+      for (const auto& warning : loaded.warnings) std::cerr << "warning: " << warning << "\n";
       return loaded.ok() ? EXIT_OK : 1;
     }
     if (!loaded.ok()) {
       for (const auto& error : loaded.errors) std::cerr << "fun-ai-runtime-agent: refusing to start: " << error << "\n";
       return EXIT_CONFIG;
     }
-    return serve(loaded.settings);
+    return serve(loaded.settings, loaded.warnings);
   }
 
  private:
@@ -86,7 +93,7 @@ class AgentApplication : public Poco::Util::ServerApplication {
     return any_failed ? 1 : 0;
   }
 
-  int serve(const Settings& settings) {
+  int serve(const Settings& settings, const std::vector<std::string>& warnings) {
     // Few malloc arenas: glibc would give each of up to 8 x cores busy threads its own, which
     // holds freed memory; two keep the resident size flat under load at no measurable cost.
     ::mallopt(M_ARENA_MAX, 2);
@@ -98,6 +105,7 @@ class AgentApplication : public Poco::Util::ServerApplication {
     }
     auto& log = Poco::Logger::get("main");
     log.information(std::string("fun-ai-runtime-agent ") + FUNAI_VERSION + " starting; podman at " + settings.podman_socket);
+    for (const auto& warning : warnings) log.warning(warning);
 
     Agent agent(settings);
     try {

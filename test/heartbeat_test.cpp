@@ -82,7 +82,9 @@ BOOST_AUTO_TEST_CASE(heartbeat_posts_every_field_with_the_node_token_at_start_an
   BOOST_TEST(first.body["diskFreeBytes"].get<uint64_t>() > 0u);
   auto running_managed = pc::list(podman, {agent::labels::managed_filter()}, false).size();
   BOOST_TEST(first.body["containerCount"].get<size_t>() == running_managed);
-  BOOST_TEST(first.body.size() == 6u);
+  auto all_managed = pc::list(podman, {agent::labels::managed_filter()}, true).size();
+  BOOST_TEST(first.body["appCount"].get<size_t>() == all_managed);
+  BOOST_TEST(first.body.size() == 7u);
 
   heartbeat.trigger();
   BOOST_TEST(receiver.wait_for(2, 3));

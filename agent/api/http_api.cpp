@@ -24,6 +24,11 @@
 #include "base/app_labels.h"
 #include "podman/errors.h"
 #include "config/validation.h"
+#include "api/mongo_endpoints.h"
+#include "api/openapi.h"
+#include "apps/app_parts.h"
+#include "mongo/explorer.h"
+#include "mongo/mongo_server.h"
 
 namespace agent {
 namespace {
@@ -90,6 +95,10 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
       reply = error_reply(status_for_code(e.code()), e.code(), e.what());
     } catch (const ValidationError& e) {
       reply = error_reply(422, "invalid_" + e.field(), e.what());
+    } catch (const ExplorerRefusal& e) {
+      reply = error_reply(e.status(), e.status() == 403 ? "forbidden_collection" : "invalid_" + e.field(), e.what());
+    } catch (const MongoError& e) {
+      reply = error_reply(500, "mongo_error", e.what());
     } catch (const podman::Unreachable& e) {
       reply = error_reply(503, "podman_unavailable", "podman unavailable: " + e.message());
     } catch (const podman::Error& e) {
@@ -146,10 +155,12 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
     if (path_known) route_label_ = path;
     if (!path_known) return error_reply(404, "not_found", "no endpoint at " + (path.size() > 200 ? path.substr(0, 200) + "..." : path));
     if (!match) return error_reply(405, "method_not_allowed", request.getMethod() + " is not allowed on " + path);
-    if (match->needs_token && !token_matches(request.get("X-Runtime-Token", ""), token_))
+    Call call;
+    call.peer = request.clientAddress().host().toString();
+    if (match->needs_token && !token_matches(request.get("X-Runtime-Token", ""), token_) &&
+        !(match->admits_without_token && match->admits_without_token(call.peer)))
       return error_reply(401, "unauthorized", "unauthorized");
 
-    Call call;
     for (const auto& [name, value] : uri.getQueryParameters()) {
       if (call.query.count(name)) throw ValidationError(name, "query parameter given more than once");
       call.query[name] = value;
@@ -256,10 +267,18 @@ Poco::Net::HTTPRequestHandler* ApiHandlerFactory::createRequestHandler(const HTT
   return new ApiRequestHandler(token_, endpoints_);
 }
 
-std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, AppStatusReader& statuses,
+std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, AppParts& parts,
                                     std::function<void()> before_scrape, DeepHealth deep_health, AppSleeper* sleeper) {
   const int default_port = settings.container_port;
-  return {
+  AppStatusReader& statuses = parts.statuses;
+  std::vector<Endpoint> endpoints = {
+      {"GET", "/internal", false, false, [](const Call&) -> Reply { return {200, {{"ok", true}}, ""}; }},
+      {"GET", "/openapi.json", false, false,
+       [](const Call&) -> Reply {
+         Reply r{200, nullptr, openapi_document()};
+         r.content_type = "application/json";
+         return r;
+       }},
       {"GET", "/internal/health", false, false,
        [deep_health](const Call& call) -> Reply {
          auto deep = call.param("deep");
@@ -279,7 +298,9 @@ std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& ser
       {"POST", "/agent/apps/delete", true, true,
        [&service](const Call& call) -> Reply {
          auto r = service.remove(parse_app_ref(call.body));
-         return {200, {{"appId", r.app_id}, {"status", "DELETED"}, {"images", {{"removed", r.images.removed}, {"kept", r.images.kept}}}}, ""};
+         return {200,
+                 {{"appId", r.app_id}, {"status", "DELETED"}, {"images", {{"removed", r.images.removed}, {"kept", r.images.kept}}}, {"mongo", r.mongo}},
+                 ""};
        }},
       {"GET", "/agent/apps/status", true, false,
        [&statuses](const Call& call) -> Reply {
@@ -321,6 +342,8 @@ std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& ser
          return {200, nullptr, statuses.logs(app_id, user_id, tail)};
        }},
   };
+  for (auto& e : mongo_endpoints(settings, parts)) endpoints.push_back(std::move(e));
+  return endpoints;
 }
 
 }  // namespace agent

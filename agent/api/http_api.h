@@ -18,7 +18,7 @@
 namespace agent {
 
 class DeployService;
-class AppStatusReader;
+struct AppParts;
 class AppSleeper;
 
 struct Reply {
@@ -31,6 +31,7 @@ struct Reply {
 struct Call {
   std::map<std::string, std::string> query;  // each parameter once (repeats are refused)
   nlohmann::json body;                       // null when the request had none
+  std::string peer;                          // the client's address, without the port
   std::optional<std::string> param(const std::string& name) const {
     auto it = query.find(name);
     return it == query.end() ? std::nullopt : std::optional<std::string>(it->second);
@@ -43,6 +44,8 @@ struct Endpoint {
   bool needs_token;
   bool reads_body;
   std::function<Reply(const Call&)> handle;
+  // For a needs_token endpoint: callers this admits by their address need no token.
+  std::function<bool(const std::string& peer)> admits_without_token = nullptr;
 };
 
 struct HealthReport;
@@ -53,8 +56,9 @@ constexpr size_t kMaxBodyBytes = 1024 * 1024;
 
 // The endpoints of the contract, bound to the services, and GET /metrics (no token), which calls
 // before_scrape (when set) to bring the gauges up to date. sleeper may be null: sleep and wake
-// then answer 409 scale_to_zero_off.
-std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, AppStatusReader& statuses,
+// then answer 409 scale_to_zero_off. With them the MongoDB endpoints (mongo_endpoints.h) and
+// GET /openapi.json.
+std::vector<Endpoint> api_endpoints(const Settings& settings, DeployService& service, AppParts& parts,
                                     std::function<void()> before_scrape, DeepHealth deep_health, AppSleeper* sleeper = nullptr);
 
 // The HTTP status of an AppError code (500 for a code it does not know).

@@ -37,7 +37,7 @@ struct ServerFixture {
     routes = std::make_unique<traefik::RouteDir>(routing.path());
     parts = std::make_unique<AppParts>(settings, podman, routes.get());
     service = std::make_unique<DeployService>(settings, podman, routes.get(), *parts);
-    auto endpoints = api_endpoints(settings, *service, parts->statuses, nullptr, nullptr);
+    auto endpoints = api_endpoints(settings, *service, *parts, nullptr, nullptr);
     endpoints.push_back({"GET", "/test/slow", false, false, [](const Call&) -> Reply {
                            ++slow_requests_entered;
                            std::this_thread::sleep_for(std::chrono::milliseconds(1500));

@@ -26,6 +26,18 @@ void AppNetwork::ensure() {
   ready_ = true;
 }
 
+std::vector<std::string> AppNetwork::subnets() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (subnets_.empty()) {
+    try {
+      subnets_ = podman::networks::inspect(podman_, settings_.network).subnets;
+    } catch (const std::exception& e) {
+      logger().warning("cannot read the subnets of network " + settings_.network + ": " + e.what());
+    }
+  }
+  return subnets_;
+}
+
 void AppNetwork::pin_bridge() {
   std::string bridge;
   {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "podman/client.h"
 #include "config/settings.h"
@@ -20,12 +21,16 @@ class AppNetwork {
   // After a container start: the bridge exists once a container is attached, and netavark deletes
   // it with the last one, so this is checked each time (one sysfs read when already pinned).
   void pin_bridge();
+  // The network's subnets ("10.89.0.0/24"), read from Podman once and kept; empty while Podman
+  // cannot say (no network yet, Podman down): callers that deny by subnet then deny everyone.
+  std::vector<std::string> subnets();
 
  private:
   const Settings& settings_;
   podman::Client& podman_;
   std::atomic<bool> ready_{false};
   std::string bridge_;
+  std::vector<std::string> subnets_;
   std::mutex mutex_;
 };
 

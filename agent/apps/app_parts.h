@@ -9,6 +9,8 @@
 #include "podman/client.h"
 #include "apps/retirer.h"
 #include "config/settings.h"
+#include "mongo/app_databases.h"
+#include "mongo/mongo_server.h"
 #include "traefik/route_dir.h"
 
 namespace agent {
@@ -20,7 +22,9 @@ struct AppParts {
         puller(settings, podman),
         images(settings, podman),
         retirer(settings, podman, images),
-        statuses(settings, podman, routes) {}
+        statuses(settings, podman, routes),
+        mongo(settings),
+        databases(settings, mongo) {}
 
   AppLocks locks;
   AppNetwork network;
@@ -28,6 +32,8 @@ struct AppParts {
   ImageCollector images;
   Retirer retirer;
   AppStatusReader statuses;
+  MongoServer mongo;       // RUNTIME_MONGO_HOST, when set
+  AppDatabases databases;  // each app's own database on it
 };
 
 }  // namespace agent

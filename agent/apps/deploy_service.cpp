@@ -84,6 +84,9 @@ DeployResult DeployService::deploy_unmetered(const DeployRequest& request) {
   auto started = Clock::now();
   auto existing = containers_of(podman_, app.app_id);
   check_owner(existing, app);
+  // The app's database is pre-created while the image and the container get ready; its outcome
+  // is collected after the switch, within RUNTIME_MONGO_PRECREATE_TIMEOUT_SECONDS of this start.
+  auto precreate = parts_.databases.start_precreate(app.user_id, app.app_id);
   parts_.network.ensure();
   PreparedImage image = prepare_image(request.image);
 
@@ -124,6 +127,11 @@ DeployResult DeployService::deploy_unmetered(const DeployRequest& request) {
   result.image_id = fresh.image_id.empty() ? image.image_id : fresh.image_id;
   result.pulled = image.pulled;
   result.warning = image.warning;
+  std::string database_warning = precreate.wait();
+  if (!database_warning.empty()) {
+    logger().warning("deployed app " + app.app_id + " without its database ready: " + database_warning);
+    result.warning += (result.warning.empty() ? "" : "; ") + database_warning + " (the app is deployed; its database is created at its first write)";
+  }
   return result;
 }
 
@@ -195,6 +203,7 @@ pc::Spec DeployService::spec_for(const DeployRequest& request, const std::string
                  {labels::kImage, request.image},
                  {labels::kDeployId, deploy_id}};
   spec.env = {{"PORT", std::to_string(request.container_port)}, {"BASE_PATH", request.base_path}};
+  for (const auto& [name, value] : parts_.databases.environment_for(request.app.user_id, request.app.app_id)) spec.env[name] = value;
   spec.cpus = settings_.app_cpus;
   spec.cpu_shares = settings_.app_cpu_shares;
   spec.cpuset_cpus = settings_.app_cpuset_cpus;
@@ -269,7 +278,7 @@ DeleteResult DeployService::remove(const AppRef& app) {
   auto held = claim(app.app_id);
   std::vector<ImageCollector::Use> images;
   size_t count = stop_containers(app, &images);
-  DeleteResult result{app.app_id, parts_.images.remove_app_images(images)};
+  DeleteResult result{app.app_id, parts_.images.remove_app_images(images), parts_.databases.drop_on_delete(app.user_id, app.app_id)};
   logger().information("deleted app " + app.app_id + " (user " + app.user_id + "): " + std::to_string(count) + " container(s), " +
                        std::to_string(result.images.removed.size()) + " image(s) removed, " +
                        std::to_string(result.images.kept.size()) + " kept");

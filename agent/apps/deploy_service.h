@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -24,12 +25,13 @@ struct DeployResult {
   std::optional<std::string> preview_url;
   std::string image_id;
   bool pulled = false;
-  std::string warning;  // the local copy was deployed because the registry could not be reached
+  std::string warning;  // the local copy was deployed (registry unreachable), the database not ready in time
 };
 
 struct DeleteResult {
   std::string app_id;
   ImageRemoval images;
+  nlohmann::json mongo;  // {"enabled","dropped"[,"dbName"|"reason"|"error"]}, as the earlier agent answered
 };
 
 class DeployService {

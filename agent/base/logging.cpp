@@ -12,7 +12,12 @@
 #include <Poco/Logger.h>
 #include <Poco/Message.h>
 #include <Poco/Mutex.h>
+#include <Poco/Path.h>
 #include <Poco/SplitterChannel.h>
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
 
 namespace agent {
 namespace {
@@ -39,13 +44,51 @@ class LineFormatter : public Poco::Formatter {
   }
 };
 
+// The archives of `log_file` (app.log.<timestamp>[.gz]), oldest first, removed until they total at
+// most cap_bytes (FUNAI_LOG_TOTAL_SIZE_CAP_BYTES). The timestamp names sort by time.
+void purge_archives_beyond(const std::string& log_file, int64_t cap_bytes) {
+  Poco::Path path(log_file);
+  std::vector<std::string> names;
+  try {
+    Poco::File(path.parent()).list(names);
+  } catch (const std::exception&) {
+    return;
+  }
+  const std::string prefix = path.getFileName() + ".";
+  std::vector<std::pair<std::string, int64_t>> archives;
+  int64_t total = 0;
+  for (const auto& name : names) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    try {
+      int64_t size = static_cast<int64_t>(Poco::File(Poco::Path(path.parent(), name)).getSize());
+      archives.emplace_back(name, size);
+      total += size;
+    } catch (const std::exception&) {
+    }
+  }
+  std::sort(archives.begin(), archives.end());
+  for (const auto& [name, size] : archives) {
+    if (total <= cap_bytes) break;
+    try {
+      Poco::File(Poco::Path(path.parent(), name)).remove();
+      total -= size;
+    } catch (const std::exception&) {
+    }
+  }
+}
+
 // A FileChannel rotated by size (its own "rotation" property) and also at the first message of
-// a new day: the channel is reopened with rotateOnOpen, which archives the current file.
+// a new day: the channel is reopened with rotateOnOpen, which archives the current file. After
+// each rotation (the file got smaller) the archives are held to their total size cap.
 class SizeAndDailyFileChannel : public Poco::Channel {
  public:
-  explicit SizeAndDailyFileChannel(Poco::AutoPtr<Poco::FileChannel> file) : file_(std::move(file)), day_(today()) {}
+  SizeAndDailyFileChannel(Poco::AutoPtr<Poco::FileChannel> file, std::string path, int64_t cap_bytes)
+      : file_(std::move(file)), path_(std::move(path)), cap_bytes_(cap_bytes), day_(today()) {}
 
-  void open() override { file_->open(); }
+  void open() override {
+    file_->open();
+    purge_archives_beyond(path_, cap_bytes_);
+  }
   void close() override { file_->close(); }
 
   void log(const Poco::Message& msg) override {
@@ -61,6 +104,11 @@ class SizeAndDailyFileChannel : public Poco::Channel {
       }
     }
     file_->log(msg);
+    uint64_t size = file_->size();
+    if (size < last_size_.exchange(size)) {
+      Poco::FastMutex::ScopedLock lock(purge_mutex_);
+      purge_archives_beyond(path_, cap_bytes_);
+    }
   }
 
  private:
@@ -70,8 +118,12 @@ class SizeAndDailyFileChannel : public Poco::Channel {
   }
 
   Poco::AutoPtr<Poco::FileChannel> file_;
+  std::string path_;
+  int64_t cap_bytes_;
   int day_;
+  std::atomic<uint64_t> last_size_{0};
   Poco::FastMutex mutex_;
+  Poco::FastMutex purge_mutex_;
 };
 
 }  // namespace
@@ -91,7 +143,7 @@ void configure_logging(const LogOptions& options, bool console) {
 
   Poco::AutoPtr<Poco::SplitterChannel> splitter(new Poco::SplitterChannel);
   Poco::AutoPtr<Poco::Formatter> formatter(new LineFormatter);
-  Poco::AutoPtr<Poco::Channel> daily(new SizeAndDailyFileChannel(file));
+  Poco::AutoPtr<Poco::Channel> daily(new SizeAndDailyFileChannel(file, options.dir + "/app.log", options.total_size_cap_bytes));
   splitter->addChannel(Poco::AutoPtr<Poco::Channel>(new Poco::FormattingChannel(formatter, daily)));
   if (console) {
     Poco::AutoPtr<Poco::Channel> out(new Poco::ConsoleChannel);

@@ -12,6 +12,7 @@ struct LogOptions {
   std::string dir;                          // app.log lives here
   int64_t max_file_size_bytes = 50 * 1024 * 1024;  // rotated past this size
   int max_history_days = 30;                // archives older than this are purged
+  int64_t total_size_cap_bytes = 5LL * 1024 * 1024 * 1024;  // the oldest archives go past this total
 };
 
 // Routes Poco's root logger to the console and the rotating file. Throws when the log

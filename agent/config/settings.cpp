@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <functional>
+#include <set>
 #include <sstream>
 
 #include "config/registry_settings.h"
@@ -128,7 +129,14 @@ const std::vector<Key>& keys() {
       {"RUNTIME_NODE_GATEWAY_BASE_URL", "", false, url(&Settings::node_gateway_base_url)},
       {"DEPLOY_BASE_URL", "", false, url(&Settings::deploy_base_url)},
       {"DEPLOY_NODE_TOKEN", "", true, text(&Settings::deploy_node_token)},
-      {"DEPLOY_HEARTBEAT_SECONDS", "60", false, int_in(&Settings::heartbeat_seconds, 1, 86400)},
+      {"DEPLOY_HEARTBEAT_SECONDS", "60", false,
+       [](Settings& s, const std::string& v) -> std::string {
+         // The earlier agent took 0 or less as its default; load_settings says so.
+         auto n = parse_int(v);
+         if (!n || *n > 86400) return "must be an integer up to 86400, got '" + v + "'";
+         s.heartbeat_seconds = *n <= 0 ? 60 : static_cast<int>(*n);
+         return "";
+       }},
       {"DEPLOY_INFLIGHT_REJECT", "true", false, boolean(&Settings::inflight_reject)},
       {"RUNTIME_PODMAN_SOCKET", "unix:///run/podman/podman.sock", false,
        [](Settings& s, const std::string& v) -> std::string {
@@ -282,8 +290,114 @@ const std::vector<Key>& keys() {
          return "";
        }},
       {"FUNAI_LOG_MAX_HISTORY_DAYS", "30", false, int_in(&Settings::log_max_history_days, 1, 3650)},
+      {"FUNAI_LOG_TOTAL_SIZE_CAP_BYTES", "5368709120", false,
+       [](Settings& s, const std::string& v) -> std::string {
+         auto n = parse_size(v);
+         if (!n || *n < 1024) return "must be a size of at least 1024 bytes, got '" + v + "'";
+         s.log_total_size_cap_bytes = *n;
+         return "";
+       }},
+      {"RUNTIME_MONGO_HOST", "", false,
+       [](Settings& s, const std::string& v) -> std::string {
+         // A host name or an address, nothing that could change the URI around it.
+         if (v.size() > 253 || v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != std::string::npos)
+           return "must be a host name or an IP address, got '" + v + "'";
+         s.mongo_host = v;
+         return "";
+       }},
+      {"RUNTIME_MONGO_PORT", "27017", false, int_in(&Settings::mongo_port, 1, 65535)},
+      {"RUNTIME_MONGO_USERNAME", "", false, text(&Settings::mongo_username)},
+      {"RUNTIME_MONGO_PASSWORD", "", true, text(&Settings::mongo_password)},
+      {"RUNTIME_MONGO_AUTH_SOURCE", "admin", false,
+       [](Settings& s, const std::string& v) -> std::string {
+         if (v.size() > 63 || v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos)
+           return "must be a database name ([A-Za-z0-9_-], at most 63), got '" + v + "'";
+         s.mongo_auth_source = v;
+         return "";
+       }},
+      {"RUNTIME_MONGO_DB_TEMPLATE", "db_u{userId}_a{appId}", false,
+       [](Settings& s, const std::string& v) -> std::string {
+         // Each app its own database: {appId} must be in it, and no other placeholder.
+         std::string rest = v;
+         for (const char* p : {"{userId}", "{appId}"})
+           for (auto at = rest.find(p); at != std::string::npos; at = rest.find(p)) rest.erase(at, std::string(p).size());
+         if (v.find("{appId}") == std::string::npos) return "must contain {appId} (each app its own database), got '" + v + "'";
+         if (rest.find_first_of("{}") != std::string::npos) return "takes only the placeholders {userId} and {appId}, got '" + v + "'";
+         s.mongo_db_template = v;
+         return "";
+       }},
+      {"RUNTIME_MONGO_PRECREATE", "true", false, boolean(&Settings::mongo_precreate)},
+      {"RUNTIME_MONGO_PRECREATE_TIMEOUT_SECONDS", "3", false, int_in(&Settings::mongo_precreate_timeout_seconds, 1, 60)},
+      {"RUNTIME_MONGO_DROP_ON_DELETE", "false", false, boolean(&Settings::mongo_drop_on_delete)},
+      {"RUNTIME_MONGO_CLEANUP_MAX_DROP", "20", false, int_in(&Settings::mongo_cleanup_max_drop, 0, 100000)},
+      {"RUNTIME_MONGO_EXPLORER_ALLOW_FROM", "", false,
+       [](Settings& s, const std::string& v) -> std::string {
+         s.mongo_explorer_allow_from = split_list(v);
+         for (const auto& cidr : s.mongo_explorer_allow_from)
+           if (!parse_cidr(cidr)) return "must be a comma list of addresses or CIDRs (10.0.0.5, 10.0.0.0/24, fd00::/8), got '" + cidr + "'";
+         return "";
+       }},
   };
   return table;
+}
+
+// The earlier agent's keys that this one does not take, with what replaced them.
+const std::map<std::string, std::string>& retired_keys() {
+  static const std::map<std::string, std::string> retired = {
+      {"RUNTIME_DOCKER_BIN", "the agent drives Podman through its REST API at RUNTIME_PODMAN_SOCKET, not a CLI binary"},
+  };
+  return retired;
+}
+
+bool looks_like_ours(const std::string& key) {
+  for (const char* prefix : {"RUNTIME_", "DEPLOY_", "REGISTRY_", "FUNAI_LOG_"})
+    if (key.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+// The known key a misspelt one was meant to be (at most two edits away), or "".
+std::string nearest_key(const std::string& key) {
+  std::string best;
+  size_t best_distance = 3;
+  for (const auto& k : keys()) {
+    std::string known = k.name;
+    std::vector<size_t> row(known.size() + 1);
+    for (size_t j = 0; j <= known.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= key.size(); ++i) {
+      size_t diagonal = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= known.size(); ++j) {
+        size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (key[i - 1] == known[j - 1] ? 0 : 1)});
+        diagonal = up;
+      }
+    }
+    if (row[known.size()] < best_distance) {
+      best_distance = row[known.size()];
+      best = known;
+    }
+  }
+  return best;
+}
+
+std::string unknown_keys_warning(const Environment& env, const Environment& file_keys) {
+  std::set<std::string> known;
+  for (const auto& k : keys()) known.insert(k.name);
+  known.insert("CONTAINER_HOST");
+  std::set<std::string> unknown;
+  for (const auto& [key, value] : file_keys)
+    if (!known.count(key)) unknown.insert(key);
+  for (const auto& [key, value] : env)
+    if (!known.count(key) && looks_like_ours(key)) unknown.insert(key);
+  if (unknown.empty()) return "";
+  std::string text = "settings this agent does not know, ignored:";
+  for (const auto& key : unknown) {
+    auto retired = retired_keys().find(key);
+    std::string near = retired == retired_keys().end() ? nearest_key(key) : "";
+    text += " " + key + (retired != retired_keys().end() ? " (" + retired->second + ")" : !near.empty() ? " (did you mean " + near + "?)" : "") + ";";
+  }
+  text.back() = '.';
+  return text;
 }
 
 std::string effective_value(const Environment& env, const Key& key) {
@@ -294,7 +408,7 @@ std::string effective_value(const Environment& env, const Key& key) {
 
 }  // namespace
 
-SettingsResult load_settings(const Environment& env) {
+SettingsResult load_settings(const Environment& env, const Environment& file_keys) {
   SettingsResult result;
   Environment effective = env;
   // CONTAINER_HOST is the fallback for the Podman socket, as podman-remote reads it.
@@ -307,6 +421,12 @@ SettingsResult load_settings(const Environment& env) {
     std::string error = key.apply(result.settings, value);
     if (!error.empty()) result.errors.push_back(std::string(key.name) + " " + error);
   }
+  auto raw_heartbeat = env.find("DEPLOY_HEARTBEAT_SECONDS");
+  auto heartbeat = raw_heartbeat == env.end() ? std::nullopt : parse_int(raw_heartbeat->second);
+  if (heartbeat && *heartbeat <= 0)
+    result.warnings.push_back("DEPLOY_HEARTBEAT_SECONDS=" + std::to_string(*heartbeat) + " is taken as 60 seconds (as the earlier agent did)");
+  std::string unknown = unknown_keys_warning(env, file_keys);
+  if (!unknown.empty()) result.warnings.push_back(unknown);
   return result;
 }
 
@@ -338,11 +458,52 @@ std::optional<int64_t> parse_size(const std::string& text) {
   return n * mult;
 }
 
+std::optional<Cidr> parse_cidr(const std::string& text) {
+  Cidr cidr;
+  auto slash = text.find('/');
+  std::string address = text.substr(0, slash);
+  in6_addr v6{};
+  in_addr v4{};
+  int max_bits;
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+    cidr.bytes.assign(reinterpret_cast<const uint8_t*>(&v4), reinterpret_cast<const uint8_t*>(&v4) + 4);
+    max_bits = 32;
+  } else if (::inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
+    cidr.bytes.assign(v6.s6_addr, v6.s6_addr + 16);
+    max_bits = 128;
+  } else {
+    return std::nullopt;
+  }
+  cidr.bits = max_bits;
+  if (slash != std::string::npos) {
+    auto bits = parse_int(text.substr(slash + 1));
+    if (!bits || *bits < 0 || *bits > max_bits) return std::nullopt;
+    cidr.bits = static_cast<int>(*bits);
+  }
+  return cidr;
+}
+
+bool Cidr::contains(const std::string& address) const {
+  auto other = parse_cidr(address);
+  if (!other) return false;
+  std::vector<uint8_t> a = other->bytes;
+  // An IPv4 address written as IPv6 (::ffff:a.b.c.d), as a dual-stack socket reports it.
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (bytes.size() == 4 && a.size() == 16 && std::equal(mapped, mapped + 12, a.begin())) a.erase(a.begin(), a.begin() + 12);
+  if (a.size() != bytes.size()) return false;
+  for (int bit = 0; bit < bits; ++bit) {
+    uint8_t mask = static_cast<uint8_t>(0x80 >> (bit % 8));
+    if ((a[bit / 8] & mask) != (bytes[bit / 8] & mask)) return false;
+  }
+  return true;
+}
+
 LogOptions log_options(const Settings& settings) {
   LogOptions options;
   options.dir = settings.log_dir;
   options.max_file_size_bytes = settings.log_max_file_size_bytes;
   options.max_history_days = settings.log_max_history_days;
+  options.total_size_cap_bytes = settings.log_total_size_cap_bytes;
   return options;
 }
 

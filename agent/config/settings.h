@@ -86,21 +86,48 @@ struct Settings {
   std::string log_dir = "/data/funai/logs/fun-ai-studio/fun-ai-studio-runtime";
   int64_t log_max_file_size_bytes = 50 * 1024 * 1024;
   int log_max_history_days = 30;
+  int64_t log_total_size_cap_bytes = 5LL * 1024 * 1024 * 1024;  // the rotated archives together
+
+  // Each app's MongoDB (off while mongo_host is empty), as the earlier agent named them.
+  std::string mongo_host;
+  int mongo_port = 27017;
+  std::string mongo_username;
+  std::string mongo_password;
+  std::string mongo_auth_source = "admin";
+  std::string mongo_db_template = "db_u{userId}_a{appId}";
+  bool mongo_precreate = true;
+  int mongo_precreate_timeout_seconds = 3;  // also bounds the drop on delete
+  bool mongo_drop_on_delete = false;
+  int mongo_cleanup_max_drop = 20;              // POST /agent/cleanup-orphaned drops at most this many
+  std::vector<std::string> mongo_explorer_allow_from;  // CIDRs that may use the explorer without the token
 
 };
 
 struct SettingsResult {
   Settings settings;
   std::vector<std::string> errors;  // each starts with the key it is about
+  std::vector<std::string> warnings;  // taken, but said at start (a value replaced, unknown keys)
   bool ok() const { return errors.empty(); }
 };
 
-// Reads every known key from `env` (missing or empty keys take their defaults).
-SettingsResult load_settings(const Environment& env);
+// Reads every known key from `env` (missing or empty keys take their defaults). Keys it does not
+// know are named in one warning: every such key of `file_keys` (the EnvironmentFile given with
+// --config), and those of `env` that look like the agent's (RUNTIME_*, DEPLOY_*, REGISTRY_*,
+// FUNAI_LOG_*), the earlier agent's retired keys with what replaced them.
+SettingsResult load_settings(const Environment& env, const Environment& file_keys = {});
 
 // Every known key with its effective value as the agent sees it, secrets masked: the
 // output of --check-config.
 std::vector<std::pair<std::string, std::string>> describe_settings(const Environment& env);
+
+// An address range: "10.0.0.0/24", "fd00::/8", or one address (all its bits).
+struct Cidr {
+  std::vector<uint8_t> bytes;  // 4 or 16
+  int bits = 0;
+  // IPv4-mapped IPv6 peers (::ffff:10.0.0.5) match IPv4 ranges.
+  bool contains(const std::string& address) const;
+};
+std::optional<Cidr> parse_cidr(const std::string& text);
 
 // The log settings (FUNAI_LOG_*) as the logger takes them.
 LogOptions log_options(const Settings& settings);

@@ -76,15 +76,19 @@ nlohmann::json Heartbeat::payload() {
     disk_bytes = disk->free_bytes;
     disk_pct = static_cast<double>(static_cast<int64_t>(10.0 * disk->free_pct())) / 10.0;
   }
-  nlohmann::json count = nullptr;
+  nlohmann::json running_count = nullptr, app_count = nullptr;
   try {
-    // Every deployed app, running or asleep (scale to zero), once.
-    std::set<std::string> apps;
+    // containerCount: the apps with a running container (the Deploy plane's field counts running
+    // containers); appCount: every deployed app, running, stopped or asleep (scale to zero), once.
+    std::set<std::string> apps, running;
     for (const auto& c : podman::containers::list(podman_, {labels::managed_filter()}, true)) {
       auto app = c.labels.find(labels::kAppId);
-      if (app != c.labels.end()) apps.insert(app->second);
+      if (app == c.labels.end()) continue;
+      apps.insert(app->second);
+      if (c.state == "running") running.insert(app->second);
     }
-    count = apps.size();
+    running_count = running.size();
+    app_count = apps.size();
   } catch (const std::exception&) {
   }
   return {{"nodeName", settings_.node_name},
@@ -92,7 +96,8 @@ nlohmann::json Heartbeat::payload() {
           {"gatewayBaseUrl", settings_.node_gateway_base_url},
           {"diskFreePct", disk_pct},
           {"diskFreeBytes", disk_bytes},
-          {"containerCount", count}};
+          {"containerCount", running_count},
+          {"appCount", app_count}};
 }
 
 std::string Heartbeat::url() const {
