@@ -6,12 +6,14 @@ CMAKE_FLAGS ?=
 
 DEB_PACKAGES = build-essential cmake pkg-config curl ca-certificates libpoco-dev libyaml-cpp-dev \
                nlohmann-json3-dev libcurl4-openssl-dev libboost-test-dev prometheus-cpp-dev podman runc busybox-static \
-               catatonit rpm cpio procps systemd clang libclang-rt-dev docker-registry apache2-utils openssl iproute2 wrk debootstrap prometheus
+               catatonit rpm cpio procps systemd clang libclang-rt-dev docker-registry apache2-utils openssl iproute2 wrk debootstrap prometheus \
+               libmongoc-dev python3-jsonschema
 RPM_PACKAGES = gcc-c++ make cmake curl poco-devel yaml-cpp-devel json-devel libcurl-devel boost-devel prometheus-cpp-devel \
                podman runc busybox catatonit rpm-build cpio procps-ng systemd clang compiler-rt \
-               docker-distribution httpd-tools openssl iproute wrk debootstrap golang-github-prometheus
+               docker-distribution httpd-tools openssl iproute wrk debootstrap golang-github-prometheus \
+               mongo-c-driver-devel python3-jsonschema
 
-.PHONY: all build deps test run clean bench rpm test-asan test-podman5 fuzz
+.PHONY: all build deps test-deps test run clean bench rpm test-asan test-podman5 fuzz
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 FUNAI_LOAD_SECONDS=10
 
@@ -34,18 +36,23 @@ deps:
 	  fi; \
 	else echo "Neither apt-get nor dnf found: install the packages listed in the README by hand"; exit 1; fi
 
+# What the tests need beyond the build: FerretDB, their MongoDB-protocol server, built once from
+# the Go module proxy (test/install_ferretdb.sh: with this machine's Go, or a Go it fetches).
+test-deps: deps
+	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO test/install_ferretdb.sh
+
 $(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 
 build: $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: deps build
+test: test-deps build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
 
 # Every suite that talks to Podman (CTest label "podman"), against Podman 5.4 from a Debian 13 root
 # filesystem (built once, cached in /var/cache/fun-ai-runtime) in a network namespace of its own.
-test-podman5: deps build
+test-podman5: test-deps build
 	test/podman5.sh run bash -c 'cd $(BUILD) && ctest --output-on-failure --timeout 600 -L podman'
 
 # Builds only what it runs (the agent), then etc/dev/run-local.sh: a demo image, a Podman API if
@@ -71,7 +78,7 @@ rpm: deps
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer (the agent binary too).
 # Built with clang when there is one: it compiles the instrumented code in half gcc's time.
 SANITIZE_CXX := $(shell command -v clang++ >/dev/null 2>&1 && echo "CC=clang CXX=clang++")
-test-asan: deps
+test-asan: test-deps
 	$(SANITIZE_CXX) cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Sanitize -DFUNAI_SANITIZE=ON
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && $(SANITIZER_ENV) ctest --output-on-failure --timeout 900 -E 'rpm_package|make_run'

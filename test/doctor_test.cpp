@@ -15,6 +15,7 @@
 #include "config/env_file.h"
 #include "heartbeat_receiver.h"
 #include "podman/networks.h"
+#include "mongo_fixture.h"
 #include "test_support.h"
 
 namespace {
@@ -58,7 +59,11 @@ struct DoctorFixture {
               {"RUNTIME_NODE_AGENT_BASE_URL", "http://10.0.0.9:7005"},
               {"RUNTIME_NODE_GATEWAY_BASE_URL", "http://10.0.0.9"},
               {"RUNTIME_DOCTOR_MIN_FREE_PCT", "1"},
-              {"FUNAI_LOG_DIR", dir.path() + "/logs"}};
+              {"FUNAI_LOG_DIR", dir.path() + "/logs"},
+              {"RUNTIME_MONGO_HOST", testing::mongo_fixture().at("MONGO_HOST")},
+              {"RUNTIME_MONGO_PORT", testing::mongo_fixture().at("MONGO_PORT")},
+              {"RUNTIME_MONGO_USERNAME", testing::mongo_fixture().at("MONGO_USERNAME")},
+              {"RUNTIME_MONGO_PASSWORD", testing::mongo_fixture().at("MONGO_PASSWORD")}};
   }
   ~DoctorFixture() {
     try {
@@ -108,7 +113,7 @@ BOOST_FIXTURE_TEST_SUITE(doctor, DoctorFixture)
 BOOST_AUTO_TEST_CASE(a_healthy_node_passes_every_check_and_doctor_changes_nothing) {
   auto o = doctor();
   BOOST_TEST(o.exit_code == 0, o.output);
-  for (const char* check : {"settings", "podman", "runtime", "network", "routing", "traefik", "registry", "heartbeat", "disk"})
+  for (const char* check : {"settings", "podman", "runtime", "network", "routing", "traefik", "registry", "mongo", "heartbeat", "disk"})
     BOOST_TEST(o.result(check) == "PASS", check << ": " << o.line(check));
   BOOST_TEST(contains(o.line("podman"), testing::podman_socket()));
   BOOST_TEST(contains(o.line("podman"), "Podman " + testing::podman_fixture_version()));
@@ -212,6 +217,23 @@ BOOST_AUTO_TEST_CASE(the_heartbeat_check_names_a_refused_token_and_a_deploy_plan
   o = doctor({{"DEPLOY_BASE_URL", ""}});
   BOOST_TEST(o.result("heartbeat") == "SKIP", o.line("heartbeat"));
   BOOST_TEST(contains(o.line("heartbeat"), "DEPLOY_BASE_URL is not set"));
+}
+
+BOOST_AUTO_TEST_CASE(the_mongo_check_names_a_refused_login_and_a_server_that_is_not_there) {
+  auto ok = doctor();
+  BOOST_TEST(contains(ok.line("mongo"), "accepts " + testing::mongo_fixture().at("MONGO_USERNAME")), ok.line("mongo"));
+  BOOST_TEST(!contains(ok.output, testing::mongo_fixture().at("MONGO_PASSWORD")), "doctor printed the MongoDB password");
+  auto wrong = doctor({{"RUNTIME_MONGO_PASSWORD", "not-the-password"}});
+  BOOST_TEST(wrong.exit_code == 1);
+  BOOST_TEST(wrong.result("mongo") == "FAIL");
+  BOOST_TEST(contains(wrong.line("mongo"), "refuses the login"), wrong.line("mongo"));
+  BOOST_TEST(contains(wrong.line("mongo"), "RUNTIME_MONGO_PASSWORD"), wrong.line("mongo"));
+  BOOST_TEST(!contains(wrong.output, "not-the-password"));
+  auto gone = doctor({{"RUNTIME_MONGO_PORT", std::to_string(testing::free_port())}, {"RUNTIME_MONGO_PRECREATE_TIMEOUT_SECONDS", "1"}});
+  BOOST_TEST(gone.result("mongo") == "FAIL");
+  BOOST_TEST(contains(gone.line("mongo"), "RUNTIME_MONGO_HOST"), gone.line("mongo"));
+  auto off = doctor({{"RUNTIME_MONGO_HOST", ""}});
+  BOOST_TEST(off.result("mongo") == "SKIP", off.line("mongo"));
 }
 
 BOOST_AUTO_TEST_CASE(low_disk_space_and_bad_settings_fail) {

@@ -10,10 +10,11 @@
 #   install_ferretdb.sh [BINDIR]      (default /usr/local/bin; needs write access to it)
 set -euo pipefail
 version=v1.24.2
-toolchain=go1.24.2
+toolchain=go1.24.3  # the toolchain FerretDB v1.24.2 names: one download, not two
 bindir=${1:-/usr/local/bin}
 
-if [ -x "$bindir/ferretdb" ] && "$bindir/ferretdb" --version 2>/dev/null | grep -q "${version#v}"; then exit 0; fi
+if [ -x "$bindir/ferretdb" ] && "$bindir/ferretdb" --version 2>/dev/null | grep "${version#v}" >/dev/null; then exit 0; fi
+# (grep -q would stop reading early: ferretdb then dies of SIGPIPE and pipefail fails the check)
 
 if ! command -v go >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
@@ -33,7 +34,9 @@ if [ -z "$go_minor" ] || [ "$go_minor" -lt 21 ]; then
   echo "install_ferretdb: Go $(go env GOVERSION) is too old to build FerretDB; fetching $toolchain from the module proxy"
   dir=$(cd /tmp && GO111MODULE=on go mod download -json "golang.org/toolchain@v0.0.1-$toolchain.$(go env GOOS)-$(go env GOARCH)" |
         sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
-  [ -x "$dir/bin/go" ] || { echo "$0: could not fetch $toolchain" >&2; exit 1; }
+  [ -f "$dir/bin/go" ] || { echo "$0: could not fetch $toolchain" >&2; exit 1; }
+  # A module zip keeps no file modes: set the execute bits, as Go 1.21+ does after its own download.
+  chmod -R +x "$dir/bin" "$dir/pkg/tool"
   go_bin="$dir/bin/go"
   export GOROOT="$dir"
 fi
@@ -48,4 +51,4 @@ chmod -R u+w "$src"
 echo "$version" > "$src/build/version/version.txt"
 (cd "$src" && CGO_ENABLED=0 "$go_bin" build -o "$bindir/ferretdb.new" ./cmd/ferretdb)
 mv "$bindir/ferretdb.new" "$bindir/ferretdb"
-"$bindir/ferretdb" --version | head -n 3
+"$bindir/ferretdb" --version | sed -n 1,3p

@@ -11,6 +11,7 @@
 
 #include "api/mongo_endpoints.h"
 #include "mongo/database_name.h"
+#include "heartbeat_receiver.h"
 #include "mongo_fixture.h"
 #include "podman/containers.h"
 #include "test_support.h"
@@ -509,4 +510,49 @@ BOOST_AUTO_TEST_CASE(cleanup_refuses_an_empty_list_and_a_list_that_would_drop_mo
   BOOST_TEST(testing::http("POST", f.agent.url("/agent/cleanup-orphaned"), R"({"existingAppIds":[1]})", {{"Content-Type", "application/json"}}).status == 401);
   BOOST_TEST(ours() == 3);
   for (int i = 1; i <= 3; ++i) f.probe.drop("db_u8_a" + std::to_string(base + i));
+}
+
+BOOST_AUTO_TEST_CASE(the_python_agents_runtime_env_starts_this_agent_and_its_heartbeat_carries_the_same_fields) {
+  std::ifstream file(std::string(FUNAI_SOURCE_DIR) + "/test/data/python-agent-runtime.env");
+  BOOST_REQUIRE(file.good());
+  auto env = agent::parse_env_file(file);
+  testing::HeartbeatReceiver receiver(env.at("DEPLOY_NODE_TOKEN"));
+  testing::TempDir routing, logs;
+  const auto& m = testing::mongo_fixture();
+  int port = testing::free_port();
+  // What differs on this machine (addresses, folders, the fixtures), and the value that made
+  // this agent refuse to start before: DEPLOY_HEARTBEAT_SECONDS=0 (the earlier agent took 60).
+  std::map<std::string, std::string> run(env.begin(), env.end());
+  run["RUNTIME_AGENT_HOST"] = "127.0.0.1";
+  run["RUNTIME_AGENT_PORT"] = std::to_string(port);
+  run["RUNTIME_PODMAN_SOCKET"] = testing::podman_socket();
+  run["RUNTIME_DOCKER_NETWORK"] = "funai-test-net";
+  run["RUNTIME_TRAEFIK_DYNAMIC_DIR"] = routing.path();
+  run["FUNAI_LOG_DIR"] = logs.path();
+  run["DEPLOY_BASE_URL"] = receiver.url();
+  run["DEPLOY_HEARTBEAT_SECONDS"] = "0";
+  run["RUNTIME_MONGO_HOST"] = m.at("MONGO_HOST");
+  run["RUNTIME_MONGO_PORT"] = m.at("MONGO_PORT");
+  run["RUNTIME_MONGO_USERNAME"] = m.at("MONGO_USERNAME");
+  run["RUNTIME_MONGO_PASSWORD"] = m.at("MONGO_PASSWORD");
+  run["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  testing::AgentProcess agent(run, port);
+  BOOST_REQUIRE(agent.running());
+
+  BOOST_REQUIRE_MESSAGE(receiver.wait_for(1, 20), "no heartbeat within 20 s of the start");
+  auto beat = receiver.received().front();
+  BOOST_TEST(beat.path == "/internal/runtime-nodes/heartbeat");
+  for (const char* field : {"nodeName", "agentBaseUrl", "gatewayBaseUrl", "diskFreePct", "diskFreeBytes", "containerCount"})
+    BOOST_TEST(beat.body.contains(field), field << " is missing from " << beat.body.dump());
+  BOOST_TEST(beat.body["nodeName"] == env.at("RUNTIME_NODE_NAME"));
+  BOOST_TEST(beat.body["agentBaseUrl"] == env.at("RUNTIME_NODE_AGENT_BASE_URL"));
+  BOOST_TEST(beat.body["gatewayBaseUrl"] == env.at("RUNTIME_NODE_GATEWAY_BASE_URL"));
+  BOOST_TEST(testing::http("GET", agent.url("/internal")).body == R"({"ok":true})");
+
+  std::ifstream console(logs.path() + "/console.log");
+  std::string text((std::istreambuf_iterator<char>(console)), std::istreambuf_iterator<char>());
+  BOOST_TEST(text.find("DEPLOY_HEARTBEAT_SECONDS=0 is taken as 60 seconds") != std::string::npos, text);
+  BOOST_TEST(text.find("RUNTIME_DOCKER_BIN (the agent drives Podman through its REST API") != std::string::npos, text);
+  BOOST_TEST(text.find(m.at("MONGO_PASSWORD")) == std::string::npos, "the MongoDB password is in the log");
+  BOOST_TEST(agent.terminate() == 0);
 }

@@ -153,6 +153,31 @@ BOOST_AUTO_TEST_CASE(every_status_line_carries_the_standard_reason_phrase) {
              "HTTP/1.1 431 Request Header Fields Too Large");
 }
 
+BOOST_AUTO_TEST_CASE(get_internal_answers_ok_as_the_earlier_agent_did) {
+  auto r = testing::http("GET", url("/internal"));
+  BOOST_TEST(r.status == 200, r.body);
+  BOOST_TEST(json::parse(r.body) == json({{"ok", true}}));
+}
+
+BOOST_AUTO_TEST_CASE(the_openapi_document_is_served_and_names_every_endpoint_the_agent_has) {
+  auto r = testing::http("GET", url("/openapi.json"));
+  FUNAI_REQUIRE_STATUS(r, 200);
+  BOOST_TEST(r.headers["Content-Type"].rfind("application/json", 0) == 0u);
+  auto doc = json::parse(r.body);
+  BOOST_TEST(doc["openapi"].get<std::string>().rfind("3.1", 0) == 0u);
+  // Every route of the table, with its method, is documented, and nothing else is.
+  size_t operations = 0;
+  for (const auto& [path, item] : doc["paths"].items())
+    for (const auto& [method, op] : item.items()) operations += (method == "get" || method == "post");
+  auto endpoints = api_endpoints(settings, *service, *parts, nullptr, nullptr);
+  for (const auto& e : endpoints) {
+    std::string method = e.method == "GET" ? "get" : "post";
+    BOOST_TEST(doc["paths"].contains(e.path), e.path << " is not in the OpenAPI document");
+    if (doc["paths"].contains(e.path)) BOOST_TEST(doc["paths"][e.path].contains(method), e.method << " " << e.path << " is not documented");
+  }
+  BOOST_TEST(operations == endpoints.size());
+}
+
 BOOST_AUTO_TEST_CASE(every_contract_route_is_registered) {
   for (auto [method, path] : std::vector<std::pair<std::string, std::string>>{{"POST", "/agent/apps/deploy"},
                                                                               {"POST", "/agent/apps/stop"},
@@ -308,4 +333,39 @@ BOOST_AUTO_TEST_CASE(the_log_file_is_rotated_by_size_and_archives_are_compressed
   }
   BOOST_TEST(compressed, "no app.log.<timestamp>.gz archive in " << logs.path());
   BOOST_TEST(Poco::File(logs.path() + "/app.log").getSize() <= 2048u + 200u);
+}
+
+BOOST_AUTO_TEST_CASE(the_archives_together_stay_under_the_total_size_cap) {
+  testing::TempDir logs;
+  Settings settings;
+  settings.log_dir = logs.path();
+  settings.log_max_file_size_bytes = 2048;
+  settings.log_total_size_cap_bytes = 3000;
+  configure_logging(log_options(settings), false);
+  auto& log = Poco::Logger::get("cap-test");
+  // About 150 rotations; each archive of such lines compresses to a few hundred bytes.
+  for (int i = 0; i < 4000; ++i) log.information("line " + std::to_string(i) + " " + std::to_string(i * 7919 % 104729) + std::string(50, 'y'));
+  auto archives = [&] {
+    std::vector<std::string> names, out;
+    Poco::File(logs.path()).list(names);
+    for (const auto& n : names)
+      if (n.rfind("app.log.", 0) == 0) out.push_back(n);
+    return out;
+  };
+  // Poco compresses on a thread of its own: wait until every archive is a .gz.
+  auto t0 = std::chrono::steady_clock::now();
+  auto pending = [&] {
+    for (const auto& n : archives())
+      if (n.size() < 3 || n.substr(n.size() - 3) != ".gz") return true;
+    return false;
+  };
+  while (pending() && testing::seconds_since(t0) < 20) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  log.information("one more line after the compressions");  // no rotation: the cap held already
+  uint64_t total = 0;
+  for (const auto& n : archives()) total += Poco::File(logs.path() + "/" + n).getSize();
+  BOOST_TEST_MESSAGE(archives().size() << " archives, " << total << " bytes");
+  BOOST_TEST(!archives().empty());
+  // At most the cap, plus the newest archive, which was still being compressed at the last purge.
+  BOOST_TEST(total <= 3000u + 2048u, total << " bytes of archives");
+  BOOST_TEST(archives().size() < 40u, archives().size() << " archives: the oldest were not removed");
 }

@@ -45,7 +45,8 @@ class LineFormatter : public Poco::Formatter {
 };
 
 // The archives of `log_file` (app.log.<timestamp>[.gz]), oldest first, removed until they total at
-// most cap_bytes (FUNAI_LOG_TOTAL_SIZE_CAP_BYTES). The timestamp names sort by time.
+// most cap_bytes (FUNAI_LOG_TOTAL_SIZE_CAP_BYTES). The timestamp names sort by time. Only finished
+// archives (.gz) are removed: an uncompressed one is being compressed by Poco's own thread.
 void purge_archives_beyond(const std::string& log_file, int64_t cap_bytes) {
   Poco::Path path(log_file);
   std::vector<std::string> names;
@@ -69,6 +70,7 @@ void purge_archives_beyond(const std::string& log_file, int64_t cap_bytes) {
   std::sort(archives.begin(), archives.end());
   for (const auto& [name, size] : archives) {
     if (total <= cap_bytes) break;
+    if (name.size() < 3 || name.compare(name.size() - 3, 3, ".gz") != 0) continue;
     try {
       Poco::File(Poco::Path(path.parent(), name)).remove();
       total -= size;

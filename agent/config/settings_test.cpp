@@ -270,3 +270,105 @@ BOOST_AUTO_TEST_CASE(pull_failures_are_sorted_by_what_an_operator_does_about_the
   BOOST_TEST(repository_of("r:5000/team/app@sha256:abc") == "r:5000/team/app");
   BOOST_TEST(repository_of("r:5000/team/app") == "r:5000/team/app");
 }
+
+// ------------------------------------------------------------------ the earlier agent's settings
+
+BOOST_AUTO_TEST_CASE(deploy_heartbeat_seconds_of_zero_or_less_is_sixty_with_a_warning) {
+  for (const char* value : {"0", "-5"}) {
+    auto r = load_settings(env_with_token({{"DEPLOY_HEARTBEAT_SECONDS", value}}));
+    BOOST_TEST(r.ok(), value);
+    BOOST_TEST(r.settings.heartbeat_seconds == 60);
+    BOOST_REQUIRE_EQUAL(r.warnings.size(), 1u);
+    BOOST_TEST(r.warnings[0].find("DEPLOY_HEARTBEAT_SECONDS=" + std::string(value) + " is taken as 60") == 0u, r.warnings[0]);
+  }
+  auto r = load_settings(env_with_token({{"DEPLOY_HEARTBEAT_SECONDS", "15"}}));
+  BOOST_TEST(r.settings.heartbeat_seconds == 15);
+  BOOST_TEST(r.warnings.empty());
+  BOOST_TEST(has_error_naming(load_settings(env_with_token({{"DEPLOY_HEARTBEAT_SECONDS", "often"}})), "DEPLOY_HEARTBEAT_SECONDS"));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_keys_are_named_in_one_warning_with_what_replaced_them) {
+  Environment env = env_with_token({{"RUNTIME_DOCKER_BIN", "/usr/bin/podman"},
+                                    {"RUNTIME_MONGO_HSOT", "10.0.0.9"},
+                                    {"DEPLOY_SOMETHING_NEW", "1"},
+                                    {"PATH", "/usr/bin"},
+                                    {"FUNAI_FAULT_KILL_AT", ""}});
+  Environment file = {{"MY_OWN_KEY", "x"}, {"RUNTIME_AGENT_PORT", "7005"}};
+  auto r = load_settings(env, file);
+  BOOST_TEST(r.ok());
+  BOOST_REQUIRE_EQUAL(r.warnings.size(), 1u);
+  const std::string& w = r.warnings[0];
+  BOOST_TEST(w.find("RUNTIME_DOCKER_BIN (the agent drives Podman through its REST API at RUNTIME_PODMAN_SOCKET") != std::string::npos, w);
+  BOOST_TEST(w.find("RUNTIME_MONGO_HSOT (did you mean RUNTIME_MONGO_HOST?)") != std::string::npos, w);
+  BOOST_TEST(w.find("DEPLOY_SOMETHING_NEW") != std::string::npos, w);
+  BOOST_TEST(w.find("MY_OWN_KEY") != std::string::npos, w);  // every unknown key of the file
+  BOOST_TEST(w.find("PATH") == std::string::npos, w);        // the environment's own keys are not ours
+  BOOST_TEST(w.find("FUNAI_FAULT_KILL_AT") == std::string::npos, w);
+  BOOST_TEST(w.find("RUNTIME_AGENT_PORT") == std::string::npos, w);
+  BOOST_TEST(load_settings(env_with_token()).warnings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_python_agents_runtime_env_loads_with_only_its_retired_key_warned_about) {
+  // Its keys as its config/runtime.env has them (secrets made up for the test).
+  std::ifstream file(std::string(FUNAI_SOURCE_DIR) + "/test/data/python-agent-runtime.env");
+  BOOST_REQUIRE(file.good());
+  auto env = parse_env_file(file);
+  auto r = load_settings(env, env);
+  for (const auto& e : r.errors) BOOST_TEST_MESSAGE("error: " << e);
+  BOOST_TEST(r.ok());
+  BOOST_REQUIRE_EQUAL(r.warnings.size(), 1u);
+  BOOST_TEST(r.warnings[0].find("RUNTIME_DOCKER_BIN") != std::string::npos);
+  const auto& s = r.settings;
+  BOOST_TEST(s.mongo_host == "172.21.0.89");
+  BOOST_TEST(s.mongo_username == "funai");
+  BOOST_TEST(s.mongo_drop_on_delete);
+  BOOST_TEST(s.log_total_size_cap_bytes == 5368709120LL);
+  BOOST_TEST(s.log_max_history_days == 7);
+  for (const auto& [key, value] : describe_settings(env))
+    BOOST_TEST(value.find("Made-up-123!") == std::string::npos, key << " shows the MongoDB password");
+}
+
+BOOST_AUTO_TEST_CASE(mongo_settings_take_the_earlier_agents_defaults_and_refuse_what_would_break_a_uri) {
+  auto defaults = load_settings(env_with_token()).settings;
+  BOOST_TEST(defaults.mongo_host.empty());
+  BOOST_TEST(defaults.mongo_port == 27017);
+  BOOST_TEST(defaults.mongo_auth_source == "admin");
+  BOOST_TEST(defaults.mongo_db_template == "db_u{userId}_a{appId}");
+  BOOST_TEST(defaults.mongo_precreate);
+  BOOST_TEST(defaults.mongo_precreate_timeout_seconds == 3);
+  BOOST_TEST(!defaults.mongo_drop_on_delete);
+  BOOST_TEST(defaults.mongo_cleanup_max_drop == 20);
+  BOOST_TEST(defaults.mongo_explorer_allow_from.empty());
+  for (const char* host : {"10.0.0.9/admin", "user@10.0.0.9", "a,b", "h?x=1"})
+    BOOST_TEST(has_error_naming(load_settings(env_with_token({{"RUNTIME_MONGO_HOST", host}})), "RUNTIME_MONGO_HOST"), host);
+  for (const char* tmpl : {"db_u{userId}", "shared", "db_{appId}_{tenant}"})
+    BOOST_TEST(has_error_naming(load_settings(env_with_token({{"RUNTIME_MONGO_DB_TEMPLATE", tmpl}})), "RUNTIME_MONGO_DB_TEMPLATE"), tmpl);
+  BOOST_TEST(load_settings(env_with_token({{"RUNTIME_MONGO_DB_TEMPLATE", "app-{appId}"}})).ok());
+  BOOST_TEST(has_error_naming(load_settings(env_with_token({{"RUNTIME_MONGO_AUTH_SOURCE", "admin?x=1"}})), "RUNTIME_MONGO_AUTH_SOURCE"));
+  BOOST_TEST(has_error_naming(load_settings(env_with_token({{"RUNTIME_MONGO_PRECREATE_TIMEOUT_SECONDS", "0"}})), "RUNTIME_MONGO_PRECREATE_TIMEOUT_SECONDS"));
+  auto allow = load_settings(env_with_token({{"RUNTIME_MONGO_EXPLORER_ALLOW_FROM", "10.0.0.5, 172.16.0.0/12,fd00::/8"}}));
+  BOOST_TEST(allow.ok());
+  BOOST_TEST(allow.settings.mongo_explorer_allow_from.size() == 3u);
+  for (const char* bad : {"10.0.0.0/33", "10.0.0", "example.com", "10.0.0.0/x"})
+    BOOST_TEST(has_error_naming(load_settings(env_with_token({{"RUNTIME_MONGO_EXPLORER_ALLOW_FROM", bad}})), "RUNTIME_MONGO_EXPLORER_ALLOW_FROM"), bad);
+  BOOST_TEST(has_error_naming(load_settings(env_with_token({{"FUNAI_LOG_TOTAL_SIZE_CAP_BYTES", "12"}})), "FUNAI_LOG_TOTAL_SIZE_CAP_BYTES"));
+  BOOST_TEST(load_settings(env_with_token({{"FUNAI_LOG_TOTAL_SIZE_CAP_BYTES", "2g"}})).settings.log_total_size_cap_bytes == 2LL << 30);
+}
+
+BOOST_AUTO_TEST_CASE(cidr_ranges_match_their_addresses_only) {
+  auto v4 = parse_cidr("10.89.0.0/24");
+  BOOST_REQUIRE(v4);
+  BOOST_TEST(v4->contains("10.89.0.1"));
+  BOOST_TEST(v4->contains("10.89.0.255"));
+  BOOST_TEST(v4->contains("::ffff:10.89.0.3"));
+  BOOST_TEST(!v4->contains("10.89.1.0"));
+  BOOST_TEST(!v4->contains("fd00::1"));
+  BOOST_TEST(!v4->contains("garbage"));
+  auto one = parse_cidr("192.168.1.7");
+  BOOST_TEST(one->contains("192.168.1.7"));
+  BOOST_TEST(!one->contains("192.168.1.8"));
+  auto v6 = parse_cidr("fd00:89::/64");
+  BOOST_TEST(v6->contains("fd00:89::abcd"));
+  BOOST_TEST(!v6->contains("fd00:90::1"));
+  BOOST_TEST(parse_cidr("0.0.0.0/0")->contains("8.8.8.8"));
+}

@@ -55,6 +55,19 @@ MongoServer::Pending AppDatabases::start_precreate(const std::string& user_id, c
   });
 }
 
+std::string AppDatabases::check_server() {
+  if (!enabled()) return "RUNTIME_MONGO_HOST is not set";
+  return server_
+      .start_within(budget(settings_), "ping",
+                    [](mongoc_client_t* client) {
+                      Bson ping(BCON_NEW("ping", BCON_INT32(1)), bson_destroy);
+                      bson_error_t error;
+                      if (!mongoc_client_command_simple(client, "admin", ping.get(), nullptr, nullptr, &error))
+                        throw MongoError(mongo_error_text("ping", &error));
+                    })
+      .wait();
+}
+
 nlohmann::json AppDatabases::drop_on_delete(const std::string& user_id, const std::string& app_id) {
   if (!settings_.mongo_drop_on_delete) return {{"enabled", false}, {"dropped", false}};
   if (!enabled()) return {{"enabled", true}, {"dropped", false}, {"reason", "RUNTIME_MONGO_HOST not configured"}};

@@ -31,6 +31,9 @@ class AppDatabases {
   // is started when Mongo or RUNTIME_MONGO_PRECREATE is off.
   MongoServer::Pending start_precreate(const std::string& user_id, const std::string& app_id);
 
+  // Logs in and pings the server within the pre-create timeout: "" when it answers, else why not.
+  std::string check_server();
+
   // The "mongo" field of a delete's answer: {"enabled","dropped"[,"dbName"|"reason"|"error"]}.
   nlohmann::json drop_on_delete(const std::string& user_id, const std::string& app_id);
 

@@ -18,6 +18,8 @@
 #include "podman/networks.h"
 #include "podman/system.h"
 #include "images/registry.h"
+#include "mongo/app_databases.h"
+#include "mongo/mongo_server.h"
 
 namespace agent {
 namespace {
@@ -225,6 +227,22 @@ Finding check_disk(const Settings& s, podman::Client& client) {
   return passed("disk", detail);
 }
 
+Finding check_mongo(const Settings& s) {
+  if (s.mongo_host.empty()) return skipped("mongo", "RUNTIME_MONGO_HOST is not set: apps get no database");
+  MongoServer server(s);
+  AppDatabases databases(s, server);
+  std::string address = s.mongo_host + ":" + std::to_string(s.mongo_port);
+  bool with_login = !s.mongo_username.empty() && !s.mongo_password.empty();
+  std::string error = databases.check_server();
+  if (error.empty())
+    return passed("mongo", address + " answers" + (with_login ? " and accepts " + s.mongo_username + " (authSource " + s.mongo_auth_source + ")" : " (no credentials set)"));
+  bool refused_login = error.find("uthentication") != std::string::npos || error.find("auth") != std::string::npos;
+  if (refused_login)
+    return failed("mongo", address + " refuses the login of " + s.mongo_username + ": " + error,
+                  "set RUNTIME_MONGO_USERNAME, RUNTIME_MONGO_PASSWORD and RUNTIME_MONGO_AUTH_SOURCE to an account of that server.");
+  return failed("mongo", address + ": " + error, "start MongoDB there, or correct RUNTIME_MONGO_HOST and RUNTIME_MONGO_PORT (apps' databases live on it).");
+}
+
 }  // namespace
 
 std::vector<Finding> run_doctor(const Settings& settings) {
@@ -243,6 +261,7 @@ std::vector<Finding> run_doctor(const Settings& settings) {
   findings.push_back(check_routing_dir(settings));
   findings.push_back(check_traefik_config(settings));
   findings.push_back(check_registry(settings));
+  findings.push_back(check_mongo(settings));
   findings.push_back(check_heartbeat(known, client));
   findings.push_back(check_disk(known, client));
   return findings;

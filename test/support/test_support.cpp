@@ -7,6 +7,7 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -91,6 +92,29 @@ TempDir::~TempDir() {
   }
 }
 
+// FUNAI_API_RECORD_DIR set: each answer of the agent's API (it carries X-Request-Id, or is the server
+// loop's own JSON error) is appended to $FUNAI_API_RECORD_DIR/<pid>.jsonl for test/openapi_check.py.
+static void record_answer(const std::string& method, const std::string& url, const HttpResult& r) {
+  const char* dir = std::getenv("FUNAI_API_RECORD_DIR");
+  if (!dir || !*dir || r.status == 0) return;
+  Poco::URI uri(url);
+  if (uri.getPath().rfind("/test/", 0) == 0) return;  // endpoints a suite adds for itself
+  auto header = [&](const char* name) { auto it = r.headers.find(name); return it == r.headers.end() ? std::string() : it->second; };
+  if (!r.headers.count("X-Request-Id") &&
+      !(header("Server") == "fun-ai-runtime-agent" && header("Content-Type").rfind("application/json", 0) == 0))
+    return;  // an app's, the waker's, a registry's answer
+  nlohmann::json line = {{"method", method}, {"target", uri.getPathAndQuery()}, {"status", r.status},
+                         {"contentType", header("Content-Type")}, {"body", r.body}};
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  // The load suites answer the same route hundreds of thousands of times: a few hundred of each
+  // route and status per process say as much.
+  static std::map<std::string, int> recorded;
+  if (++recorded[method + " " + uri.getPath() + " " + std::to_string(r.status)] > 300) return;
+  std::ofstream out(std::string(dir) + "/" + std::to_string(::getpid()) + ".jsonl", std::ios::app);
+  out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+}
+
 HttpResult http(const std::string& method, const std::string& url, const std::string& body,
                 const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout) {
   HttpResult result;
@@ -111,6 +135,7 @@ HttpResult http(const std::string& method, const std::string& url, const std::st
     result.status = 0;
     result.error = e.what();
   }
+  record_answer(method, url, result);
   return result;
 }
 
