@@ -55,6 +55,11 @@ Agent::Agent(Settings s)
       sleeper(settings, podman, routes.get(), parts),
       health(settings, podman, routes.get(), heartbeat) {
   podman.on_error([](const std::string& call) { metrics().podman_error(call); });
+  if (routes)
+    routes->on_recreated([](const std::string& directory) {
+      Poco::Logger::get("main").warning("routing directory " + directory + " was gone: made it again (the reconciler writes the routes back)");
+      metrics().routing_dir_recreated();
+    });
   service.on_change([this] { heartbeat.trigger(); });
 }
 
@@ -75,6 +80,7 @@ void Agent::start_server() {
 }
 
 void Agent::refresh_gauges() {
+  // Each gauge on its own: one that cannot be read keeps its last value, and /metrics still answers.
   try {
     auto all = podman::containers::list(podman, {labels::managed_filter()}, true);
     size_t running = std::count_if(all.begin(), all.end(), [](const auto& c) { return c.state == "running"; });
@@ -82,9 +88,19 @@ void Agent::refresh_gauges() {
     metrics().podman_up(true);
   } catch (const podman::Error&) {
     metrics().podman_up(false);
+  } catch (const std::exception& e) {
+    Poco::Logger::get("main").warning(std::string("metrics: cannot count the managed containers: ") + e.what());
   }
-  if (auto disk = heartbeat.storage().measure()) metrics().disk_space(disk->free_bytes, disk->size_bytes);
-  metrics().apps_sleeping(sleeper.sleeping_count());
+  try {
+    if (auto disk = heartbeat.storage().measure()) metrics().disk_space(disk->free_bytes, disk->size_bytes);
+  } catch (const std::exception& e) {
+    Poco::Logger::get("main").warning(std::string("metrics: cannot measure the disk: ") + e.what());
+  }
+  try {
+    metrics().apps_sleeping(sleeper.sleeping_count());
+  } catch (const std::exception& e) {
+    Poco::Logger::get("main").warning(std::string("metrics: cannot count the sleeping apps: ") + e.what());
+  }
 }
 
 void Agent::start_background() {

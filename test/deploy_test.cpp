@@ -290,6 +290,23 @@ BOOST_AUTO_TEST_CASE(stop_removes_the_route_first_then_the_container_and_is_idem
   BOOST_TEST(podman::images::id_of(agent.podman, testing::kHttpdImage).has_value());  // cleanup off by default
 }
 
+BOOST_AUTO_TEST_CASE(user_and_app_ids_with_dashes_never_share_a_container_name) {
+  // Before: user "1-2" with app "3" and user "1" with app "2-3" were both rt-u-1-2-3; the second
+  // deploy failed with a misleading name_in_use.
+  std::string tail = new_app();
+  apps.push_back("p-" + tail);
+  auto first = deploy("7-p", tail, testing::kHttpdImage);
+  FUNAI_REQUIRE_STATUS(first, 200);
+  auto second = deploy("7", "p-" + tail, testing::kHttpdImage);
+  FUNAI_REQUIRE_STATUS(second, 200);
+  std::string a = json::parse(first.body)["containerName"], b = json::parse(second.body)["containerName"];
+  BOOST_TEST(a != b);
+  BOOST_TEST(a == "rt-u-7--p-" + tail);
+  BOOST_TEST(b == "rt-u-7-p--" + tail);
+  BOOST_TEST(status(tail, "7-p")["running"] == true);
+  BOOST_TEST(status("p-" + tail, "7")["running"] == true);
+}
+
 BOOST_AUTO_TEST_CASE(delete_removes_the_apps_images_and_lists_removed_and_kept) {
   // Images of their own (committed, so each has its own id), so removing them touches no other test.
   auto copy = [&](const std::string& tag) {

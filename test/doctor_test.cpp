@@ -174,6 +174,18 @@ BOOST_AUTO_TEST_CASE(a_routing_directory_that_cannot_be_written_fails) {
   BOOST_TEST(contains(o.line("routing"), "not writable"));
 }
 
+BOOST_AUTO_TEST_CASE(a_routing_directory_that_can_never_be_created_fails) {
+  // root passes access(2) under /proc, but nothing can be made there: the check tries for real.
+  auto o = doctor({{"RUNTIME_TRAEFIK_DYNAMIC_DIR", "/proc/funai-nope/dynamic"}, {"RUNTIME_TRAEFIK_STATIC_CONFIG", dir.path() + "/none.yml"}});
+  BOOST_TEST(o.exit_code == 1);
+  BOOST_TEST(o.result("routing") == "FAIL", o.line("routing"));
+  BOOST_TEST(contains(o.line("routing"), "cannot be created under /proc"), o.line("routing"));
+  // A directory that does not exist yet under a writable one passes, and is not made by doctor.
+  o = doctor({{"RUNTIME_TRAEFIK_DYNAMIC_DIR", dir.path() + "/later/dynamic"}, {"RUNTIME_TRAEFIK_STATIC_CONFIG", dir.path() + "/none.yml"}});
+  BOOST_TEST(o.result("routing") == "PASS", o.line("routing"));
+  BOOST_TEST(!std::filesystem::exists(dir.path() + "/later"));
+}
+
 BOOST_AUTO_TEST_CASE(a_traefik_configuration_watching_another_directory_fails) {
   std::ofstream(dir.path() + "/other.yml") << "providers:\n  file:\n    directory: /srv/elsewhere\n    watch: true\n";
   auto o = doctor({{"RUNTIME_TRAEFIK_STATIC_CONFIG", dir.path() + "/other.yml"}});

@@ -1,7 +1,10 @@
 #define BOOST_TEST_MODULE operator_surface
 #include <boost/test/unit_test.hpp>
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <sstream>
 
@@ -182,6 +185,72 @@ BOOST_AUTO_TEST_CASE(a_callers_request_id_is_echoed_and_on_every_log_line_of_its
   BOOST_TEST(tagged >= 2, ss.str());  // the deploy line and the access line
   auto generated = deploy(new_app(), testing::kHttpdImage);
   BOOST_TEST(agent::is_sane_request_id(generated.headers["X-Request-Id"]));
+}
+
+BOOST_AUTO_TEST_CASE(a_routing_directory_removed_at_run_time_is_made_again_and_metrics_still_answer) {
+  // The fault: the routing directory is removed while the agent runs. Before, /metrics answered
+  // 500 (the sleeping gauge lists it) and every deploy failed until a restart.
+  auto before = scrape(agent);
+  BOOST_REQUIRE_EQUAL(::rmdir(routing.path().c_str()), 0);
+  auto after = scrape(agent);  // 200, or scrape() fails the test
+  BOOST_TEST(after.sum("funai_routing_dir_recreated_total") - before.sum("funai_routing_dir_recreated_total") == 1.0);
+  std::string app = new_app();
+  FUNAI_REQUIRE_STATUS(deploy(app, testing::kHttpdImage), 200);
+  BOOST_TEST(agent.routes->read(app).has_value());
+  std::ifstream in(logs.path() + "/app.log");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BOOST_TEST(text.find("routing directory " + routing.path() + " was gone: made it again") != std::string::npos, text);
+}
+
+BOOST_AUTO_TEST_CASE(invented_methods_add_no_metric_series) {
+  // The attack: any client, without a token, sends requests with random method names; before,
+  // each one became a label value (20,000 methods: 20,000 series, +10 MB).
+  auto series = [&] {
+    size_t n = 0;
+    for (const auto& [key, value] : scrape(agent).samples) n += key.rfind("funai_http_requests_total{", 0) == 0;
+    return n;
+  };
+  testing::http("FOO", agent.url("/internal/health"));  // an "other" series exists from here on
+  size_t before = series();
+  std::mt19937 rng(4711);
+  for (int i = 0; i < 300; ++i) {
+    std::string method;
+    for (int c = 0; c < 8; ++c) method += static_cast<char>('A' + rng() % 26);
+    auto r = testing::http(method, agent.url("/internal/health"));
+    BOOST_TEST_REQUIRE(r.status == 405, method << ": " << r.status);
+  }
+  auto after = scrape(agent);
+  BOOST_TEST(series() == before);
+  for (const auto& [key, value] : after.samples) {
+    if (key.rfind("funai_http_requests_total{", 0) != 0) continue;
+    static const std::regex method("method=\"(GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE|other)\"");
+    BOOST_TEST(std::regex_search(key, method), key);
+  }
+  BOOST_TEST(after.sum("funai_http_requests_total", {"method=\"other\"", "status=\"405\""}) >= 300.0);
+}
+
+BOOST_AUTO_TEST_CASE(a_path_with_an_encoded_newline_cannot_forge_a_log_line) {
+  // The attack: GET /x%0A<a line of the agent's own>: the access log wrote the decoded path, so
+  // app.log gained a line saying that app 99 was deployed.
+  const std::string forged = "2026-12-01 00:00:00.000 INFO  deploy deployed app 99 (user 7)";
+  std::string encoded;
+  for (char c : "\n" + forged) encoded += c == ' ' ? std::string("%20") : c == '\n' ? std::string("%0A") : std::string(1, c);
+  auto r = testing::http("GET", agent.url("/x" + encoded));
+  BOOST_TEST(r.status == 404);
+  testing::http("GET", agent.url("/y%0D%0Aalso%00nul%1Bescape"));
+  std::ifstream in(logs.path() + "/app.log");
+  std::string line, all;
+  bool forged_line = false, escaped = false, raw_control = false;
+  while (std::getline(in, line)) {
+    all += line + "\n";
+    forged_line |= line.rfind(forged, 0) == 0;
+    escaped |= line.find("GET /x\\n" + forged) != std::string::npos;
+    for (char c : line) raw_control |= (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
+  }
+  BOOST_TEST(!forged_line, all);
+  BOOST_TEST(escaped, "the access line with the path escaped is missing:\n" << all);
+  BOOST_TEST(all.find("GET /y\\r\\nalso\\x00nul\\x1bescape") != std::string::npos, all);
+  BOOST_TEST(!raw_control);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

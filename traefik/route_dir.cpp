@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -75,6 +76,7 @@ bool RouteDir::write(const Route& route) {
   const std::string content = render(route);
   const std::string target = path_of(route.app_id);
   std::lock_guard<std::mutex> lock(mutex_);
+  recreate_if_gone_locked();
   remove_temporary_files_locked();
   auto current = read_file(target);
   if (current && *current == content) return false;
@@ -116,8 +118,19 @@ bool RouteDir::remove(const std::string& app_id) {
   return true;
 }
 
+void RouteDir::recreate_if_gone_locked() {
+  struct stat st {};
+  if (::stat(directory_.c_str(), &st) == 0 || errno != ENOENT) return;
+  std::error_code error;
+  std::filesystem::create_directories(directory_, error);
+  if (error) throw RouteDirError("routing directory " + directory_ + " is gone and cannot be made again: " + error.message());
+  ::chmod(directory_.c_str(), 0755);
+  if (on_recreated_) on_recreated_(directory_);
+}
+
 std::vector<std::string> RouteDir::list() {
   std::lock_guard<std::mutex> lock(mutex_);
+  recreate_if_gone_locked();
   remove_temporary_files_locked();
   std::vector<std::string> ids;
   DIR* dir = ::opendir(directory_.c_str());

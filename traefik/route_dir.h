@@ -1,8 +1,11 @@
 // The directory Traefik's file provider watches. Owns only the files named funai-app-{appId}.yml;
 // foreign files are never touched. Writes are atomic (temporary name Traefik ignores, fsync,
-// rename, fsync of the directory), so Traefik never reads a half file. Thread-safe.
+// rename, fsync of the directory), so Traefik never reads a half file. A directory removed while
+// the agent runs is made again at the next write or listing (and said so). Thread-safe.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -46,11 +49,16 @@ class RouteDir {
   // Checks that the directory exists and is writable (health checks).
   bool writable() const;
 
+  // Called (under the directory's lock) each time the directory was found gone and made again.
+  void on_recreated(std::function<void(const std::string& directory)> callback) { on_recreated_ = std::move(callback); }
+
  private:
   size_t remove_temporary_files_locked();
+  void recreate_if_gone_locked();
 
   std::string directory_;
   mutable std::mutex mutex_;
+  std::function<void(const std::string&)> on_recreated_;
 };
 
 }  // namespace traefik

@@ -136,14 +136,35 @@ BOOST_AUTO_TEST_CASE(remove_deletes_only_the_app_file_and_is_idempotent) {
   BOOST_TEST((routes.list() == std::vector<std::string>{"100"}));
 }
 
-BOOST_AUTO_TEST_CASE(a_missing_directory_gives_a_clear_error) {
-  RouteDir routes("/nonexistent/funai/dynamic");
+BOOST_AUTO_TEST_CASE(a_directory_that_cannot_be_made_gives_a_clear_error) {
+  RouteDir routes("/proc/funai-nope/dynamic");
   BOOST_CHECK_EXCEPTION(routes.write(route_for("10", 1)), RouteDirError, [](const RouteDirError& e) {
     std::string m = e.what();
-    return m.find("/nonexistent/funai/dynamic") != std::string::npos && m.find("No such file") != std::string::npos;
+    return m.find("/proc/funai-nope/dynamic is gone and cannot be made again") != std::string::npos;
   });
   BOOST_CHECK_THROW(routes.list(), RouteDirError);
   BOOST_TEST(!routes.writable());
+}
+
+BOOST_AUTO_TEST_CASE(a_routing_directory_removed_at_run_time_is_made_again) {
+  // The fault: someone (a cleanup script, an operator) removes the directory while the agent runs;
+  // before, every later write failed until a restart, and listing it failed /metrics.
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/dynamic";
+  RouteDir routes(path);
+  std::vector<std::string> recreated;
+  routes.on_recreated([&](const std::string& d) { recreated.push_back(d); });
+  ::mkdir(path.c_str(), 0755);
+  BOOST_REQUIRE(routes.write(route_for("10", 1)));
+  BOOST_REQUIRE_EQUAL(::unlink(routes.path_of("10").c_str()), 0);
+  BOOST_REQUIRE_EQUAL(::rmdir(path.c_str()), 0);
+  BOOST_TEST(routes.list().empty());  // made again, empty: the reconciler writes the routes back
+  BOOST_TEST(recreated == std::vector<std::string>{path});
+  BOOST_REQUIRE_EQUAL(::rmdir(path.c_str()), 0);
+  BOOST_TEST(routes.write(route_for("10", 2)));
+  BOOST_TEST(routes.read("10").has_value());
+  BOOST_TEST(recreated.size() == 2u);
+  BOOST_TEST(routes.writable());
 }
 
 BOOST_AUTO_TEST_CASE(a_read_only_directory_gives_a_clear_error_and_leaves_no_temporary) {

@@ -136,7 +136,7 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
     std::string shown_path = path.size() > 200 ? path.substr(0, 200) + "..." : path;
     access_log().information(request.getMethod() + " " + shown_path + " " + std::to_string(reply.status) + " " + duration +
                              "ms " + request.clientAddress().toString());
-    metrics().http_request(route_label_, request.getMethod().size() <= 8 ? request.getMethod() : "other", reply.status, ms / 1000.0);
+    metrics().http_request(route_label_, method_label(request.getMethod()), reply.status, ms / 1000.0);
     set_current_request_id("");
   }
 

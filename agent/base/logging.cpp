@@ -24,6 +24,26 @@ namespace {
 
 thread_local std::string t_request_id;
 
+}  // namespace
+
+void append_escaped(std::string& line, const std::string& text) {
+  static const char* hex = "0123456789abcdef";
+  for (unsigned char c : text) {
+    if (c == '\n') line += "\\n";
+    else if (c == '\r') line += "\\r";
+    else if (c == '\\') line += "\\\\";
+    else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      line += "\\x";
+      line += hex[c >> 4];
+      line += hex[c & 15];
+    } else {
+      line += static_cast<char>(c);
+    }
+  }
+}
+
+namespace {
+
 // "2026-11-28 19:43:34.123 INFO  deploy [rid=ab12..] message"
 class LineFormatter : public Poco::Formatter {
  public:
@@ -40,7 +60,7 @@ class LineFormatter : public Poco::Formatter {
       text += ']';
     }
     text += ' ';
-    text += msg.getText();
+    append_escaped(text, msg.getText());
   }
 };
 

@@ -19,6 +19,11 @@ struct LogOptions {
 // directory cannot be created.
 void configure_logging(const LogOptions& options, bool console);
 
+// Appends `text` to a log line with nothing that could end the line or forge another: CR, LF and
+// other control characters as \r, \n, \xNN (a backslash doubled). Every line the agent logs
+// goes through it: a request's path or an app's own output can never start a line of its own.
+void append_escaped(std::string& line, const std::string& text);
+
 // Sets the request id of the calling thread ("" outside a request); log lines include it.
 void set_current_request_id(const std::string& id);
 

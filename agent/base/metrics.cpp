@@ -86,6 +86,11 @@ Metrics::Metrics()
                                  .Name("funai_reconcile_failed_apps")
                                  .Help("Apps the last full reconcile pass could not repair (tried again on the next pass)")
                                  .Register(*registry_)
+                                 .Add({})),
+      routing_dir_recreated_(prometheus::BuildCounter()
+                                 .Name("funai_routing_dir_recreated_total")
+                                 .Help("Times the routing directory was found gone and made again")
+                                 .Register(*registry_)
                                  .Add({})) {
   // The usual outcomes exist from the start, so rules comparing them see a 0 rather than nothing.
   heartbeats_.Add({{"result", "ok"}});
@@ -138,6 +143,14 @@ void Metrics::disk_space(uint64_t free_bytes, uint64_t size_bytes) {
 }
 
 void Metrics::reconcile_failed_apps(int count) { reconcile_failed_apps_.Set(count); }
+
+void Metrics::routing_dir_recreated() { routing_dir_recreated_.Increment(); }
+
+std::string method_label(const std::string& method) {
+  for (const char* known : {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"})
+    if (method == known) return method;
+  return "other";
+}
 
 void Metrics::podman_up(bool up) { podman_up_.Set(up ? 1 : 0); }
 

@@ -33,6 +33,7 @@ class Metrics {
   void wake(const std::string& result, double seconds);  // result: "woken" or an error code
   void disk_space(uint64_t free_bytes, uint64_t size_bytes);
   void reconcile_failed_apps(int count);  // after each full pass
+  void routing_dir_recreated();           // the routing directory was gone and made again
 
   // The text exposition format (version 0.0.4).
   std::string serialize() const;
@@ -58,8 +59,13 @@ class Metrics {
   prometheus::Gauge& disk_free_bytes_;
   prometheus::Gauge& disk_size_bytes_;
   prometheus::Gauge& reconcile_failed_apps_;
+  prometheus::Counter& routing_dir_recreated_;
 };
 
 Metrics& metrics();
+
+// The method as a label: one of the methods HTTP defines (RFC 9110), else "other", so no caller
+// can add series by inventing methods.
+std::string method_label(const std::string& method);
 
 }  // namespace agent

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <vector>
 
 #include "node/disk_space.h"
 #include "node/heartbeat.h"
@@ -90,6 +91,20 @@ Finding check_network(const Settings& s, podman::Client& client, bool podman_up)
   }
 }
 
+// Whether a directory can hold new entries, tried for real (a directory made and removed): root
+// passes access(2) on /proc or a read-only bind, where nothing can be made.
+bool can_create_in(const std::string& dir, std::string* why) {
+  std::string probe = dir + (dir.back() == '/' ? "" : "/") + ".funai-doctor-XXXXXX";
+  std::vector<char> name(probe.begin(), probe.end());
+  name.push_back('\0');
+  if (!::mkdtemp(name.data())) {
+    if (why) *why = std::strerror(errno);
+    return false;
+  }
+  ::rmdir(name.data());
+  return true;
+}
+
 Finding check_routing_dir(const Settings& s) {
   const std::string& dir = s.traefik_dynamic_dir;
   if (!s.traefik_enable) return skipped("routing", "RUNTIME_TRAEFIK_ENABLE=false: no routing files are written");
@@ -97,15 +112,17 @@ Finding check_routing_dir(const Settings& s) {
   if (::stat(dir.c_str(), &st) != 0) {
     std::string parent = dir;
     while (parent.size() > 1 && ::stat(parent.c_str(), &st) != 0) parent = parent.substr(0, std::max<size_t>(1, parent.rfind('/')));
-    if (S_ISDIR(st.st_mode) && ::access(parent.c_str(), W_OK | X_OK) == 0)
+    std::string why = "not a directory";
+    if (S_ISDIR(st.st_mode) && can_create_in(parent, &why))
       return passed("routing", dir + " does not exist yet; the agent creates it at start");
-    return failed("routing", dir + " does not exist and cannot be created under " + parent,
+    return failed("routing", dir + " does not exist and cannot be created under " + parent + " (" + why + ")",
                   "create it (mkdir -p " + dir + ") or set RUNTIME_TRAEFIK_DYNAMIC_DIR to a writable directory.");
   }
   if (!S_ISDIR(st.st_mode))
     return failed("routing", dir + " is not a directory", "set RUNTIME_TRAEFIK_DYNAMIC_DIR to the directory Traefik watches.");
-  if (::access(dir.c_str(), W_OK | X_OK) != 0)
-    return failed("routing", dir + " is not writable (" + std::string(std::strerror(errno)) + ")",
+  std::string why;
+  if (!can_create_in(dir, &why))
+    return failed("routing", dir + " is not writable (" + why + ")",
                   "make it writable for the agent's user, on a read-write filesystem.");
   return passed("routing", dir + " is writable");
 }
