@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <vector>
 
 namespace agent {
@@ -101,7 +102,10 @@ void purge_archives_beyond(const std::string& log_file, int64_t cap_bytes) {
 
 // A FileChannel rotated by size (its own "rotation" property) and also at the first message of
 // a new day: the channel is reopened with rotateOnOpen, which archives the current file. After
-// each rotation (the file got smaller) the archives are held to their total size cap.
+// each rotation (the file got smaller) the archives are held to their total size cap. Every
+// message is written under one lock: Poco's FileChannel::log opens the file before it takes its
+// own lock, so a close() for the daily rotation on another thread could pull the file from under
+// a message being written.
 class SizeAndDailyFileChannel : public Poco::Channel {
  public:
   SizeAndDailyFileChannel(Poco::AutoPtr<Poco::FileChannel> file, std::string path, int64_t cap_bytes)
@@ -111,29 +115,40 @@ class SizeAndDailyFileChannel : public Poco::Channel {
     file_->open();
     purge_archives_beyond(path_, cap_bytes_);
   }
-  void close() override { file_->close(); }
+  void close() override {
+    Poco::FastMutex::ScopedLock lock(mutex_);
+    file_->close();
+  }
 
   void log(const Poco::Message& msg) override {
+    Poco::FastMutex::ScopedLock lock(mutex_);
     int now = today();
     if (now != day_) {
-      Poco::FastMutex::ScopedLock lock(mutex_);
-      if (now != day_) {
-        day_ = now;
-        file_->close();
-        file_->setProperty(Poco::FileChannel::PROP_ROTATEONOPEN, "true");
-        file_->open();
-        file_->setProperty(Poco::FileChannel::PROP_ROTATEONOPEN, "false");
-      }
+      day_ = now;
+      rotate_locked();
     }
     file_->log(msg);
     uint64_t size = file_->size();
-    if (size < last_size_.exchange(size)) {
-      Poco::FastMutex::ScopedLock lock(purge_mutex_);
-      purge_archives_beyond(path_, cap_bytes_);
-    }
+    if (size < last_size_) purge_archives_beyond(path_, cap_bytes_);
+    last_size_ = size;
+  }
+
+  // Archives the current file now, as at the first message of a day.
+  void rotate() {
+    Poco::FastMutex::ScopedLock lock(mutex_);
+    rotate_locked();
+    last_size_ = 0;
   }
 
  private:
+  void rotate_locked() {
+    file_->close();
+    file_->setProperty(Poco::FileChannel::PROP_ROTATEONOPEN, "true");
+    file_->open();
+    file_->setProperty(Poco::FileChannel::PROP_ROTATEONOPEN, "false");
+    purge_archives_beyond(path_, cap_bytes_);
+  }
+
   static int today() {
     Poco::LocalDateTime now;
     return now.year() * 1000 + now.dayOfYear();
@@ -143,14 +158,26 @@ class SizeAndDailyFileChannel : public Poco::Channel {
   std::string path_;
   int64_t cap_bytes_;
   int day_;
-  std::atomic<uint64_t> last_size_{0};
+  uint64_t last_size_ = 0;
   Poco::FastMutex mutex_;
-  Poco::FastMutex purge_mutex_;
 };
+
+// The channel configure_logging set up last, for rotate_log_now().
+std::mutex g_channel_mutex;
+Poco::AutoPtr<SizeAndDailyFileChannel> g_channel;
 
 }  // namespace
 
 void set_current_request_id(const std::string& id) { t_request_id = id; }
+
+void rotate_log_now() {
+  Poco::AutoPtr<SizeAndDailyFileChannel> channel;
+  {
+    std::lock_guard<std::mutex> lock(g_channel_mutex);
+    channel = g_channel;
+  }
+  if (channel) channel->rotate();
+}
 
 void configure_logging(const LogOptions& options, bool console) {
   Poco::File(options.dir).createDirectories();
@@ -165,7 +192,11 @@ void configure_logging(const LogOptions& options, bool console) {
 
   Poco::AutoPtr<Poco::SplitterChannel> splitter(new Poco::SplitterChannel);
   Poco::AutoPtr<Poco::Formatter> formatter(new LineFormatter);
-  Poco::AutoPtr<Poco::Channel> daily(new SizeAndDailyFileChannel(file, options.dir + "/app.log", options.total_size_cap_bytes));
+  Poco::AutoPtr<SizeAndDailyFileChannel> daily(new SizeAndDailyFileChannel(file, options.dir + "/app.log", options.total_size_cap_bytes));
+  {
+    std::lock_guard<std::mutex> lock(g_channel_mutex);
+    g_channel = daily;
+  }
   splitter->addChannel(Poco::AutoPtr<Poco::Channel>(new Poco::FormattingChannel(formatter, daily)));
   if (console) {
     Poco::AutoPtr<Poco::Channel> out(new Poco::ConsoleChannel);

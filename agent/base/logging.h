@@ -24,6 +24,9 @@ void configure_logging(const LogOptions& options, bool console);
 // goes through it: a request's path or an app's own output can never start a line of its own.
 void append_escaped(std::string& line, const std::string& text);
 
+// Archives app.log now, as the daily rotation does; safe while other threads log.
+void rotate_log_now();
+
 // Sets the request id of the calling thread ("" outside a request); log lines include it.
 void set_current_request_id(const std::string& id);
 
