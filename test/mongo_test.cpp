@@ -5,6 +5,9 @@
 #define BOOST_TEST_MODULE mongo
 #include <signal.h>
 
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Timestamp.h>
+
 #include <boost/test/unit_test.hpp>
 #include <set>
 #include <thread>
@@ -438,8 +441,10 @@ BOOST_AUTO_TEST_CASE(create_collection_with_a_validator_is_refused_by_ferretdb_w
     BOOST_TEST(r.status == 500, r.body);
     BOOST_TEST(json::parse(r.body)["detail"].get<std::string>().find("Create collection failed: ") == 0u, r.body);
   }
-  // A bad schema is the caller's mistake, found before the server.
+  // A bad schema is the caller's mistake, found before the server, strict or not.
   auto bad = f.explore("POST", "create-collection", app, json({{"collection", "people2"}, {"strict", true}, {"fields", "{nope"}}).dump());
+  BOOST_TEST(bad.status == 400, bad.body);
+  bad = f.explore("POST", "create-collection", app, json({{"collection", "people3"}, {"fields", "{nope"}}).dump());
   BOOST_TEST(bad.status == 400, bad.body);
 }
 
@@ -477,6 +482,55 @@ BOOST_AUTO_TEST_CASE(cleanup_drops_exactly_the_orphans_and_keeps_apps_deployed_h
   BOOST_TEST(f.probe.has_database("db_u7_a" + id(5) + "x"));
   BOOST_TEST(f.probe.has_database("other_" + id(6)));
   for (const auto& db : {"db_u7_a" + id(1), "db_u7_a" + id(5) + "x", "other_" + id(6)}) f.probe.drop(db);
+}
+
+BOOST_AUTO_TEST_CASE(cleanup_never_drops_what_it_cannot_tell_is_an_orphan) {
+  MongoFixture f;
+  int base = 600000 + (::getpid() % 1000) * 100;
+  auto name = [&](int i) { return "db_u9_a" + std::to_string(base + i); };
+  // A fresh database: pre-created by a deploy a moment ago, its app perhaps not in the list yet.
+  BOOST_REQUIRE(f.probe.insert(name(1), "__funai_meta__", R"({"_id":"init","createdAt":"2025-11-30T08:46:48.123456+00:00"})"));
+  std::string now = Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%F") + "+00:00";
+  BOOST_REQUIRE(f.probe.insert(name(2), "__funai_meta__", R"({"_id":"init","createdAt":")" + now + R"("})"));
+  // An appId the platform's integers cannot name: leading zeros, more than 19 digits.
+  BOOST_REQUIRE(f.probe.insert("db_u9_a0" + std::to_string(base + 3), "things", R"({"x":1})"));
+  BOOST_REQUIRE(f.probe.insert("db_u9_a" + std::string(20, '9'), "things", R"({"x":1})"));
+  // Keep every other numeric database the server holds, so only ours are in question.
+  json ids = json::array();
+  for (const auto& db : f.probe.databases())
+    if (auto app = agent::app_id_of_database("db_u{userId}_a{appId}", db); app && app->size() <= 19 && db.rfind("db_u9_", 0) != 0)
+      ids.push_back(std::stoull(*app));
+  ids.push_back(18446744073709551615ULL);  // a number past 2^63 is an id like any other
+  auto r = f.agent.call("POST", "/agent/cleanup-orphaned", json({{"existingAppIds", ids}}).dump());
+  FUNAI_REQUIRE_STATUS(r, 200);
+  auto body = json::parse(r.body);
+  BOOST_TEST(body["dropped"] == json({name(1)}), r.body);  // its createdAt is a year old
+  BOOST_TEST(body["kept"] == json({name(2)}), r.body);
+  BOOST_TEST(!f.probe.has_database(name(1)));
+  for (const auto& kept : {name(2), "db_u9_a0" + std::to_string(base + 3), "db_u9_a" + std::string(20, '9')}) {
+    BOOST_TEST(f.probe.has_database(kept), kept);
+    f.probe.drop(kept);
+  }
+  // An id no integer can hold is refused, not a 500.
+  BOOST_TEST(f.agent.call("POST", "/agent/cleanup-orphaned", R"({"existingAppIds":["99999999999999999999"]})").status == 422);
+}
+
+BOOST_AUTO_TEST_CASE(find_answers_at_most_8_mib_and_says_it_was_cut) {
+  // The attack: an app stores big documents in its own database and its user opens the explorer:
+  // 200 documents of 16 MiB would have taken gigabytes of the agent's memory.
+  MongoFixture f;
+  auto app = f.new_app();
+  FUNAI_REQUIRE_STATUS(f.deploy(app), 200);
+  std::string big(1024 * 1024, 'b');
+  for (int i = 0; i < 12; ++i) BOOST_REQUIRE(f.probe.insert("db_u7_a" + app, "blobs", R"({"i":)" + std::to_string(i) + R"(,"data":")" + big + R"("})"));
+  auto data = f.data_of(f.explore("POST", "find", app, json({{"collection", "blobs"}, {"limit", 50}}).dump()));
+  BOOST_TEST(data["truncated"] == true);
+  BOOST_TEST(data["returned"].get<int>() >= 1);
+  BOOST_TEST(data["returned"].get<int>() < 12);
+  BOOST_TEST(data["items"].size() == data["returned"].get<size_t>());
+  auto small = f.data_of(f.explore("POST", "find", app, json({{"collection", "blobs"}, {"limit", 2}, {"projection", R"({"i":1})"}}).dump()));
+  BOOST_TEST(!small.contains("truncated"));
+  BOOST_TEST(small["returned"] == 2);
 }
 
 BOOST_AUTO_TEST_CASE(cleanup_refuses_an_empty_list_and_a_list_that_would_drop_more_than_the_cap) {

@@ -97,6 +97,8 @@ class ApiRequestHandler : public Poco::Net::HTTPRequestHandler {
       reply = error_reply(422, "invalid_" + e.field(), e.what());
     } catch (const ExplorerRefusal& e) {
       reply = error_reply(e.status(), e.status() == 403 ? "forbidden_collection" : "invalid_" + e.field(), e.what());
+    } catch (const MongoBusy& e) {
+      reply = error_reply(503, "mongo_busy", e.what());
     } catch (const MongoError& e) {
       reply = error_reply(500, "mongo_error", e.what());
     } catch (const podman::Unreachable& e) {

@@ -68,11 +68,13 @@ std::set<std::string> existing_app_ids(const nlohmann::json& body) {
   const auto& list = body["existingAppIds"];
   if (!list.is_array()) throw ValidationError("existingAppIds", "must be a list of app ids (integers)");
   for (const auto& id : list) {
-    if (id.is_number_unsigned() || (id.is_number_integer() && id.get<int64_t>() >= 0)) {
+    if (id.is_number_unsigned()) {
+      ids.insert(std::to_string(id.get<uint64_t>()));
+    } else if (id.is_number_integer() && id.get<int64_t>() >= 0) {
       ids.insert(std::to_string(id.get<int64_t>()));
-    } else if (id.is_string() && !id.get<std::string>().empty() && id.get<std::string>().size() <= 20 &&
+    } else if (id.is_string() && !id.get<std::string>().empty() && id.get<std::string>().size() <= 19 &&
                id.get<std::string>().find_first_not_of("0123456789") == std::string::npos) {
-      ids.insert(std::to_string(std::stoull(id.get<std::string>())));
+      ids.insert(std::to_string(std::stoull(id.get<std::string>())));  // "0100" lists app 100, as the earlier agent's int did
     } else {
       throw ValidationError("existingAppIds", "must be a list of app ids (non-negative integers), got " + id.dump().substr(0, 40));
     }

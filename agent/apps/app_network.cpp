@@ -27,11 +27,16 @@ void AppNetwork::ensure() {
 }
 
 std::vector<std::string> AppNetwork::subnets() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (subnets_.empty()) {
+  // Read again after a minute (a network made again may have another subnet); a failed read is
+  // not tried again for 5 s, so callers without a token cannot make the agent ask Podman at will.
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(subnets_mutex_);
+  if (now >= subnets_next_read_) {
     try {
       subnets_ = podman::networks::inspect(podman_, settings_.network).subnets;
+      subnets_next_read_ = now + std::chrono::seconds(60);
     } catch (const std::exception& e) {
+      subnets_next_read_ = now + std::chrono::seconds(5);
       logger().warning("cannot read the subnets of network " + settings_.network + ": " + e.what());
     }
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -21,8 +22,8 @@ class AppNetwork {
   // After a container start: the bridge exists once a container is attached, and netavark deletes
   // it with the last one, so this is checked each time (one sysfs read when already pinned).
   void pin_bridge();
-  // The network's subnets ("10.89.0.0/24"), read from Podman once and kept; empty while Podman
-  // cannot say (no network yet, Podman down): callers that deny by subnet then deny everyone.
+  // The network's subnets ("10.89.0.0/24"), read from Podman at most once a minute; empty while
+  // Podman has never said (no network yet, Podman down): callers that deny by subnet then deny everyone.
   std::vector<std::string> subnets();
 
  private:
@@ -30,7 +31,9 @@ class AppNetwork {
   podman::Client& podman_;
   std::atomic<bool> ready_{false};
   std::string bridge_;
-  std::vector<std::string> subnets_;
+  std::mutex subnets_mutex_;
+  std::vector<std::string> subnets_;  // kept through a failed read: a network does not move often
+  std::chrono::steady_clock::time_point subnets_next_read_{};
   std::mutex mutex_;
 };
 

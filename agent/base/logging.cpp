@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <regex>
 #include <vector>
 
 namespace agent {
@@ -76,11 +77,14 @@ void purge_archives_beyond(const std::string& log_file, int64_t cap_bytes) {
   } catch (const std::exception&) {
     return;
   }
-  const std::string prefix = path.getFileName() + ".";
+  // Poco's timestamp archives only (app.log.20261201094512345[.N][.gz]): an operator's
+  // app.log.bak is neither counted nor removed.
+  const std::regex archive(std::regex_replace(path.getFileName(), std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
+                           R"(\.[0-9]{14,17}(\.[0-9]+)?(\.gz)?)");
   std::vector<std::pair<std::string, int64_t>> archives;
   int64_t total = 0;
   for (const auto& name : names) {
-    if (name.rfind(prefix, 0) != 0) continue;
+    if (!std::regex_match(name, archive)) continue;
     try {
       int64_t size = static_cast<int64_t>(Poco::File(Poco::Path(path.parent(), name)).getSize());
       archives.emplace_back(name, size);

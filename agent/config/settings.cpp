@@ -301,7 +301,8 @@ const std::vector<Key>& keys() {
        [](Settings& s, const std::string& v) -> std::string {
          // A host name or an address, nothing that could change the URI around it.
          if (v.size() > 253 || v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != std::string::npos)
-           return "must be a host name or an IP address, got '" + v + "'";
+           return "must be a host name or an IP address" +
+                  std::string(v.find('@') != std::string::npos ? " (not a URI: credentials go in RUNTIME_MONGO_USERNAME and _PASSWORD)" : ", got '" + v + "'");
          s.mongo_host = v;
          return "";
        }},
@@ -333,8 +334,12 @@ const std::vector<Key>& keys() {
       {"RUNTIME_MONGO_EXPLORER_ALLOW_FROM", "", false,
        [](Settings& s, const std::string& v) -> std::string {
          s.mongo_explorer_allow_from = split_list(v);
-         for (const auto& cidr : s.mongo_explorer_allow_from)
-           if (!parse_cidr(cidr)) return "must be a comma list of addresses or CIDRs (10.0.0.5, 10.0.0.0/24, fd00::/8), got '" + cidr + "'";
+         for (const auto& cidr : s.mongo_explorer_allow_from) {
+           auto range = parse_cidr(cidr);
+           if (!range) return "must be a comma list of addresses or CIDRs (10.0.0.5, 10.0.0.0/24, fd00::/8), got '" + cidr + "'";
+           if (range->bits < 8)
+             return "'" + cidr + "' admits most of the Internet without a token: list the Studio API's addresses";
+         }
          return "";
        }},
   };
@@ -425,6 +430,15 @@ SettingsResult load_settings(const Environment& env, const Environment& file_key
   auto heartbeat = raw_heartbeat == env.end() ? std::nullopt : parse_int(raw_heartbeat->second);
   if (heartbeat && *heartbeat <= 0)
     result.warnings.push_back("DEPLOY_HEARTBEAT_SECONDS=" + std::to_string(*heartbeat) + " is taken as 60 seconds (as the earlier agent did)");
+  for (const auto& cidr : result.settings.mongo_explorer_allow_from) {
+    auto range = parse_cidr(cidr);
+    if (range && range->bits < static_cast<int>(range->bytes.size() * 8))
+      result.warnings.push_back("RUNTIME_MONGO_EXPLORER_ALLOW_FROM=" + cidr + " lets every host of that range use the data explorer of every app "
+                                "without a token (apps on other nodes reach this one from their node's address): list the Studio API's own addresses");
+  }
+  if (result.settings.log_total_size_cap_bytes < result.settings.log_max_file_size_bytes)
+    result.errors.push_back("FUNAI_LOG_TOTAL_SIZE_CAP_BYTES must be at least FUNAI_LOG_MAX_FILE_SIZE_BYTES (" +
+                            std::to_string(result.settings.log_max_file_size_bytes) + "): the archives of one file would not fit");
   std::string unknown = unknown_keys_warning(env, file_keys);
   if (!unknown.empty()) result.warnings.push_back(unknown);
   return result;

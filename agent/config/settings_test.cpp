@@ -352,6 +352,19 @@ BOOST_AUTO_TEST_CASE(mongo_settings_take_the_earlier_agents_defaults_and_refuse_
   for (const char* bad : {"10.0.0.0/33", "10.0.0", "example.com", "10.0.0.0/x"})
     BOOST_TEST(has_error_naming(load_settings(env_with_token({{"RUNTIME_MONGO_EXPLORER_ALLOW_FROM", bad}})), "RUNTIME_MONGO_EXPLORER_ALLOW_FROM"), bad);
   BOOST_TEST(has_error_naming(load_settings(env_with_token({{"FUNAI_LOG_TOTAL_SIZE_CAP_BYTES", "12"}})), "FUNAI_LOG_TOTAL_SIZE_CAP_BYTES"));
+  BOOST_TEST(has_error_naming(load_settings(env_with_token({{"FUNAI_LOG_TOTAL_SIZE_CAP_BYTES", "1m"}, {"FUNAI_LOG_MAX_FILE_SIZE_BYTES", "2m"}})),
+                              "FUNAI_LOG_TOTAL_SIZE_CAP_BYTES"));
+  // A URI in the host setting: refused without echoing it (it holds the password).
+  auto uri = load_settings(env_with_token({{"RUNTIME_MONGO_HOST", "mongodb://funai:S3cret@10.0.0.9:27017"}}));
+  BOOST_TEST(has_error_naming(uri, "RUNTIME_MONGO_HOST"));
+  for (const auto& e : uri.errors) BOOST_TEST(e.find("S3cret") == std::string::npos, e);
+  // Ranges that admit most of the Internet are refused; any range is said at start.
+  for (const char* wide : {"0.0.0.0/0", "::/0", "10.0.0.0/4"})
+    BOOST_TEST(has_error_naming(load_settings(env_with_token({{"RUNTIME_MONGO_EXPLORER_ALLOW_FROM", wide}})), "RUNTIME_MONGO_EXPLORER_ALLOW_FROM"), wide);
+  auto range = load_settings(env_with_token({{"RUNTIME_MONGO_EXPLORER_ALLOW_FROM", "10.0.0.5,172.21.0.0/24"}}));
+  BOOST_TEST(range.ok());
+  BOOST_REQUIRE_EQUAL(range.warnings.size(), 1u);
+  BOOST_TEST(range.warnings[0].find("172.21.0.0/24 lets every host of that range") != std::string::npos, range.warnings[0]);
   BOOST_TEST(load_settings(env_with_token({{"FUNAI_LOG_TOTAL_SIZE_CAP_BYTES", "2g"}})).settings.log_total_size_cap_bytes == 2LL << 30);
 }
 

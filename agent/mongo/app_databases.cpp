@@ -1,6 +1,10 @@
 #include "mongo/app_databases.h"
 
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
+#include <Poco/DateTimeParser.h>
+#include <Poco/Timespan.h>
 #include <Poco/Logger.h>
 #include <Poco/Timestamp.h>
 #include <mongoc/mongoc.h>
@@ -22,6 +26,38 @@ std::string now_iso8601_utc() {
 }
 
 std::chrono::milliseconds budget(const Settings& s) { return std::chrono::seconds(s.mongo_precreate_timeout_seconds); }
+
+// An appId the platform can list in existingAppIds (a 64-bit integer, written without leading
+// zeros): any other is never taken for an orphan.
+bool listable(const std::string& app_id) {
+  return !app_id.empty() && app_id.size() <= 19 && (app_id == "0" || app_id[0] != '0');
+}
+
+// Created (pre-created by a deploy) within the last day: an app the platform's list may not
+// know yet, or one deployed on another node meanwhile. Unreadable dates count as recent.
+bool created_recently(mongoc_client_t* client, const std::string& db) {
+  mongoc_collection_t* meta = mongoc_client_get_collection(client, db.c_str(), "__funai_meta__");
+  Bson filter(BCON_NEW("_id", BCON_UTF8("init")), bson_destroy);
+  Bson opts(BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT32(3000)), bson_destroy);
+  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(meta, filter.get(), opts.get(), nullptr);
+  const bson_t* doc;
+  bool recent = false;
+  if (mongoc_cursor_next(cursor, &doc)) {
+    bson_iter_t it;
+    recent = true;
+    if (bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_UTF8(&it)) {
+      Poco::DateTime created;
+      int tzd = 0;
+      if (Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, bson_iter_utf8(&it, nullptr), created, tzd)) {
+        created.makeUTC(tzd);
+        recent = Poco::Timestamp() - created.timestamp() < Poco::Timespan(1, 0, 0, 0, 0).totalMicroseconds();
+      }
+    }
+  }
+  mongoc_cursor_destroy(cursor);
+  mongoc_collection_destroy(meta);
+  return recent;
+}
 
 }  // namespace
 
@@ -83,7 +119,7 @@ nlohmann::json AppDatabases::drop_on_delete(const std::string& user_id, const st
                                         })
                           .wait();
   if (!error.empty()) {
-    logger().warning("delete of app " + app_id + ": " + error + " (the app is deleted; its database is left)");
+    logger().warning("delete of app " + app_id + ": " + error + " (the app is deleted; its database is left, or dropped late if the drop is still under way)");
     return {{"enabled", true}, {"dropped", false}, {"error", error}};
   }
   logger().information("dropped database " + db + " of deleted app " + app_id + " (user " + user_id + ")");
@@ -107,15 +143,22 @@ AppDatabases::Cleanup AppDatabases::cleanup_orphans(const std::set<std::string>&
   char** names = mongoc_client_get_database_names_with_opts(client.get(), nullptr, &error);
   if (!names) throw MongoError(mongo_error_text("listing the databases", &error));
   std::vector<std::string> orphans;
-  for (char** n = names; *n; ++n) {
-    auto app_id = app_id_of_database(settings_.mongo_db_template, *n);
-    if (!app_id || existing_app_ids.count(*app_id)) continue;
-    if (deployed_here.count(*app_id)) result.kept.push_back(*n);
-    else orphans.push_back(*n);
-  }
+  std::vector<std::string> candidates;
+  for (char** n = names; *n; ++n) candidates.emplace_back(*n);
   bson_strfreev(names);
-  for (const auto& name : result.kept)
-    logger().warning("orphan cleanup: keeping " + name + ": its app is deployed on this node though not in existingAppIds");
+  for (const auto& name : candidates) {
+    auto app_id = app_id_of_database(settings_.mongo_db_template, name);
+    if (!app_id || !listable(*app_id) || existing_app_ids.count(*app_id)) continue;
+    if (deployed_here.count(*app_id)) {
+      result.kept.push_back(name);
+      logger().warning("orphan cleanup: keeping " + name + ": its app is deployed on this node though not in existingAppIds");
+    } else if (created_recently(client.get(), name)) {
+      result.kept.push_back(name);
+      logger().warning("orphan cleanup: keeping " + name + ": created within the last day, its app may not be listed yet");
+    } else {
+      orphans.push_back(name);
+    }
+  }
   if (static_cast<int>(orphans.size()) > settings_.mongo_cleanup_max_drop) {
     result.message = "error: " + std::to_string(orphans.size()) + " databases are not in existingAppIds, more than RUNTIME_MONGO_CLEANUP_MAX_DROP=" +
                      std::to_string(settings_.mongo_cleanup_max_drop) + "; nothing dropped (is the list complete?)";

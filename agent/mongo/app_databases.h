@@ -41,10 +41,11 @@ class AppDatabases {
     int dropped_count = 0;
     std::string message;               // "success", or why nothing (or not all) was dropped
     std::vector<std::string> dropped;  // names, in order
-    std::vector<std::string> kept;     // orphans by the list, kept because their app is deployed here
+    std::vector<std::string> kept;     // orphans by the list, kept: their app is deployed here, or the database is under a day old
   };
   // Drops every database of the template's shape whose appId is neither in existing_app_ids nor
-  // deployed here (deployed_here). Drops nothing when existing_app_ids is empty or when more
+  // deployed here (deployed_here), nor pre-created within the last day; appIds the platform could
+  // not list (leading zeros, over 19 digits) are never taken for orphans. Drops nothing when existing_app_ids is empty or when more
   // than RUNTIME_MONGO_CLEANUP_MAX_DROP would go. Throws MongoError when MongoDB cannot be read.
   Cleanup cleanup_orphans(const std::set<std::string>& existing_app_ids, const std::set<std::string>& deployed_here);
 

@@ -1,6 +1,9 @@
 #include "mongo/database_name.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <cstdio>
 #include <regex>
 
 namespace agent {
@@ -38,13 +41,39 @@ std::string fill(std::string text, const std::string& user_id, const std::string
   return text;
 }
 
+
+bool letters_and_digits(const std::string& id) {
+  return std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isalnum(c); });
+}
+
+std::string lowercase(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// FNV-1a, 64 bits, of the template and the exact ids (a 0 byte between them).
+std::string hash_of(const std::string& name_template, const std::string& user_id, const std::string& app_id) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const std::string* part : {&name_template, &user_id, &app_id}) {
+    for (unsigned char c : *part) h = (h ^ c) * 1099511628211ULL;
+    h = (h ^ 0) * 1099511628211ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
 }  // namespace
 
 std::string app_database_name(const std::string& name_template, const std::string& user_id, const std::string& app_id) {
   std::string name = safe(trimmed(fill(name_template, user_id, app_id)));
   if (name.find_first_not_of('_') == std::string::npos) name = safe("db_u" + user_id + "_a" + app_id);
-  return name.substr(0, 63);
+  std::string lower = lowercase(name);
+  bool reserved = lower == "admin" || lower == "local" || lower == "config";
+  if (letters_and_digits(user_id) && letters_and_digits(app_id) && name.size() <= 63 && !reserved) return name;
+  return name.substr(0, 63 - 17) + "_" + hash_of(name_template, user_id, app_id);
 }
+
 
 std::optional<std::string> app_id_of_database(const std::string& name_template, const std::string& name) {
   // The literal parts made safe as the names were, the placeholders digits; appId captured.

@@ -10,6 +10,11 @@
 namespace agent {
 
 // "db_u{userId}_a{appId}" with "7", "100" -> "db_u7_a100". The ids must be valid (validation.h).
+// That name is the earlier agent's for ids of letters and digits only (every id the platform
+// sends). Where it would not be one-to-one, the name gets '_' and 16 hex digits of a hash of the
+// exact ids instead: an id with '_' or '-' (("7", "1_a2") and ("7_a1", "2") would both be
+// db_u7_a1_a2), a name cut at 63 characters, or one of MongoDB's own databases (admin, local,
+// config). Such names never have the template's digit shape, so the orphan cleanup keeps them.
 std::string app_database_name(const std::string& name_template, const std::string& user_id, const std::string& app_id);
 
 // The appId of `name` when it is the template filled with digits for {userId} and {appId}

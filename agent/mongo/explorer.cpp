@@ -26,6 +26,9 @@ struct DatabaseDeleter {
 using Database = std::unique_ptr<mongoc_database_t, DatabaseDeleter>;
 
 constexpr int32_t kMaxTimeMs = 3000;  // server-side limit of every read, as the earlier agent set it
+// What one find answers at most (relaxed JSON): an app can store documents of 16 MiB each, and
+// 200 of them must not take the agent's memory (the waker lives in the same process).
+constexpr size_t kMaxFindBytes = 8 * 1024 * 1024;
 
 bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
 
@@ -176,12 +179,23 @@ nlohmann::json MongoExplorer::find(const std::string& db, const FindQuery& query
   mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(collection.get(), filter ? filter.get() : empty.get(), opts.get(), nullptr);
   nlohmann::json items = nlohmann::json::array();
   const bson_t* doc;
-  while (mongoc_cursor_next(cursor, &doc)) items.push_back(to_json(doc));
+  size_t bytes = 0;
+  bool truncated = false;
+  while (mongoc_cursor_next(cursor, &doc)) {
+    bytes += doc->len;  // about its JSON size; binary data grows by a third in base64
+    if (bytes + bytes / 3 > kMaxFindBytes && !items.empty()) {
+      truncated = true;
+      break;
+    }
+    items.push_back(to_json(doc));
+  }
   bson_error_t error;
-  bool failed = mongoc_cursor_error(cursor, &error);
+  bool failed = !truncated && mongoc_cursor_error(cursor, &error);
   mongoc_cursor_destroy(cursor);
   if (failed) throw MongoError(mongo_error_text("Find", &error));
-  return {{"collection", query.collection}, {"limit", query.limit}, {"skip", query.skip}, {"returned", items.size()}, {"items", items}};
+  nlohmann::json data = {{"collection", query.collection}, {"limit", query.limit}, {"skip", query.skip}, {"returned", items.size()}, {"items", items}};
+  if (truncated) data["truncated"] = true;  // fewer than limit: the rest would pass 8 MiB
+  return data;
 }
 
 nlohmann::json MongoExplorer::document(const std::string& db, const std::string& collection_name, const std::string& id) {
@@ -271,7 +285,8 @@ nlohmann::json MongoExplorer::delete_by_id(const std::string& db, const std::str
 nlohmann::json MongoExplorer::create_collection(const std::string& db, const std::string& collection_name, bool strict,
                                                 const std::optional<std::string>& fields) {
   check_collection_name(collection_name);
-  Bson schema = strict && fields ? parse_document("fields", *fields) : nullptr;
+  Bson schema = fields ? parse_document("fields", *fields) : nullptr;  // checked even when not used
+  if (!strict) schema.reset();
   auto existing = collections(db)["collections"];
   if (std::find(existing.begin(), existing.end(), collection_name) != existing.end())
     throw ExplorerRefusal(400, "collection", "Collection '" + collection_name + "' already exists");

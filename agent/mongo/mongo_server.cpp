@@ -11,15 +11,16 @@ Poco::Logger& logger() { return Poco::Logger::get("mongo"); }
 // The driver's own log lines go to the agent's log: warnings and worse only.
 void driver_log(mongoc_log_level_t level, const char* domain, const char* message, void*) {
   if (level > MONGOC_LOG_LEVEL_WARNING) return;
-  std::string text = std::string("driver (") + (domain ? domain : "") + "): " + (message ? message : "");
-  for (auto& c : text)
-    if (c == '\r' || c == '\n') c = ' ';
-  if (level <= MONGOC_LOG_LEVEL_CRITICAL) logger().error(text);
-  else logger().warning(text);
+  try {  // nothing may be thrown into the driver's C frames
+    std::string text = std::string("driver (") + (domain ? domain : "") + "): " + (message ? message : "");
+    if (level <= MONGOC_LOG_LEVEL_CRITICAL) logger().error(text);
+    else logger().warning(text);
+  } catch (...) {
+  }
 }
 
-// The driver is initialised once per process and never cleaned up: one-off work may still run
-// in the background when the agent exits.
+// The driver is initialised once per process and never cleaned up (mongoc_cleanup must not run
+// while any client lives, and clients live in objects whose destruction order main does not fix).
 void init_driver() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -113,7 +114,14 @@ MongoServer::Client MongoServer::client() {
     }
   });
   if (!pool_) throw MongoError(pool_error_);
-  return Client(pool_, mongoc_client_pool_pop(pool_));
+  // At most 16 clients for the 32 request workers: past them a request waits up to 2 s for one,
+  // then is refused, so slow explorer queries cannot hold every worker of the agent.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (true) {
+    if (mongoc_client_t* c = mongoc_client_pool_try_pop(pool_)) return Client(pool_, c);
+    if (std::chrono::steady_clock::now() >= until) throw MongoBusy("every MongoDB client is busy (16 requests at once); try again");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 MongoServer::Pending MongoServer::start_within(std::chrono::milliseconds deadline, const std::string& what,
@@ -133,7 +141,9 @@ MongoServer::Pending MongoServer::start_within(std::chrono::milliseconds deadlin
   init_driver();
   std::string uri_text = uri_for("admin");
   auto ms = static_cast<int32_t>(deadline.count());
-  std::thread thread([state, uri_text, ms, work = std::move(work)] {
+  std::thread thread;
+  try {
+    thread = std::thread([state, uri_text, ms, work = std::move(work)] {
     std::string error;
     mongoc_client_t* client = nullptr;
     try {
@@ -155,7 +165,12 @@ MongoServer::Pending MongoServer::start_within(std::chrono::milliseconds deadlin
     if (state->abandoned)
       logger().warning(state->what + (error.empty() ? " finished after its caller stopped waiting" : " ended late: " + error));
     state->done_cv.notify_all();
-  });
+    });
+  } catch (const std::system_error& e) {  // no thread to be had: said, never thrown at a deploy
+    state->done = true;
+    state->error = state->what + " not started: " + e.what();
+    return pending;
+  }
   std::lock_guard<std::mutex> lock(threads_mutex_);
   threads_.emplace_back(std::move(thread), state);
   return pending;

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -25,6 +26,12 @@ namespace agent {
 class MongoError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// No pooled client became free in time (503).
+class MongoBusy : public MongoError {
+ public:
+  using MongoError::MongoError;
 };
 
 class MongoServer {
@@ -52,8 +59,9 @@ class MongoServer {
     _mongoc_client_pool_t* pool_;
     _mongoc_client_t* client_;
   };
-  // Throws MongoError when RUNTIME_MONGO_HOST is not set. Server selection waits at most 5 s,
-  // each socket operation at most 10 s (the Studio's API reads for 15 s).
+  // Throws MongoError when RUNTIME_MONGO_HOST is not set, MongoBusy when all 16 clients stay
+  // taken for 2 s. Server selection waits at most 5 s, each socket operation at most 10 s (the
+  // Studio's API reads for 15 s).
   Client client();
 
   // One-off work started now on a client of its own whose connect, server selection and socket

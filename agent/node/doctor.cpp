@@ -250,9 +250,11 @@ Finding check_mongo(const Settings& s) {
   AppDatabases databases(s, server);
   std::string address = s.mongo_host + ":" + std::to_string(s.mongo_port);
   bool with_login = !s.mongo_username.empty() && !s.mongo_password.empty();
+  std::string no_login = s.mongo_username.empty() && s.mongo_password.empty() ? " (no credentials set)"
+                                                                               : " (no login: RUNTIME_MONGO_USERNAME and _PASSWORD are both needed)";
   std::string error = databases.check_server();
   if (error.empty())
-    return passed("mongo", address + " answers" + (with_login ? " and accepts " + s.mongo_username + " (authSource " + s.mongo_auth_source + ")" : " (no credentials set)"));
+    return passed("mongo", address + " answers" + (with_login ? " and accepts " + s.mongo_username + " (authSource " + s.mongo_auth_source + ")" : no_login));
   bool refused_login = error.find("uthentication") != std::string::npos || error.find("auth") != std::string::npos;
   if (refused_login)
     return failed("mongo", address + " refuses the login of " + s.mongo_username + ": " + error,
