@@ -61,6 +61,7 @@ Agent::Agent(Settings s)
       metrics().routing_dir_recreated();
     });
   service.on_change([this] { heartbeat.trigger(); });
+  reconciler.sleeping_route_now = [this](const traefik::Route& r) { return sleeper.sleeping_route_now(r); };
 }
 
 Agent::~Agent() { stop(std::chrono::seconds(5)); }

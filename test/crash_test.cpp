@@ -83,3 +83,51 @@ BOOST_AUTO_TEST_CASE(sigkill_after_the_new_container_started_before_the_switch_l
 BOOST_AUTO_TEST_CASE(sigkill_after_the_switch_before_retiring_the_old_container_leaves_one_routed_app) {
   crash_during_redeploy_then_restart("after_switch");
 }
+
+BOOST_AUTO_TEST_CASE(sigkill_during_the_redeploy_of_a_sleeping_app_keeps_the_version_it_slept) {
+  // Before: the reconciler kept "the newest container" for a sleeping route and removed the other
+  // first; a kill after the new container started left the new, never-served version as the app's
+  // only one (and a broken image would then be all the app had).
+  testing::TempDir routing, logs;
+  std::string app = testing::unique_id("ks");
+  int port = testing::free_port();
+  auto env = testing::agent_env(port, "crash-token", routing.path(), logs.path());
+  env["RUNTIME_IDLE_SLEEP_SECONDS"] = "3600";
+  env["RUNTIME_WAKE_LISTEN"] = "127.0.0.1:" + std::to_string(testing::free_port());
+  std::map<std::string, std::string> headers = {{"X-Runtime-Token", "crash-token"}, {"Content-Type", "application/json"}};
+  auto body = [&](const std::string& image) {
+    return R"({"userId":"7","appId":")" + app + R"(","image":")" + image + R"(","containerPort":8080})";
+  };
+  podman::Client podman(testing::podman_socket());
+  {
+    testing::AgentProcess first(env, port);
+    FUNAI_REQUIRE_STATUS(testing::http("POST", first.url("/agent/apps/deploy"), body(testing::kHttpdImage), headers), 200);
+    FUNAI_REQUIRE_STATUS(testing::http("POST", first.url("/agent/apps/sleep"), R"({"userId":"7","appId":")" + app + R"("})", headers), 200);
+  }
+  {
+    auto faulty = env;
+    faulty["FUNAI_FAULT_KILL_AT"] = "after_start";
+    testing::AgentProcess doomed(faulty, port);
+    auto r = testing::http("POST", doomed.url("/agent/apps/deploy"), body(testing::kHttpd2Image), headers);
+    BOOST_TEST(r.status == 0, "the agent should have died mid-deploy");
+    doomed.wait();
+    BOOST_REQUIRE_EQUAL(pc::list(podman, {agent::labels::app_filter(app)}, true).size(), 2u);
+  }
+  testing::AgentProcess restarted(env, port);
+  // Its start-up reconcile removes the half-deployed container and leaves the slept one asleep.
+  auto t0 = std::chrono::steady_clock::now();
+  while (seconds_since(t0) < 15 && pc::list(podman, {agent::labels::app_filter(app)}, true).size() != 1u)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto left = pc::list(podman, {agent::labels::app_filter(app)}, true);
+  BOOST_REQUIRE_EQUAL(left.size(), 1u);
+  auto c = pc::inspect(podman, left[0].id);
+  BOOST_TEST(c.image == testing::kHttpdImage);
+  BOOST_TEST(!c.state.running);
+  traefik::RouteDir routes(routing.path());
+  BOOST_TEST(routes.read(app)->sleeping());
+  // Woken, it serves the version it slept with.
+  auto woken = testing::http("POST", restarted.url("/agent/apps/wake"), R"({"userId":"7","appId":")" + app + R"("})", headers);
+  FUNAI_REQUIRE_STATUS(woken, 200);
+  BOOST_TEST(testing::http("GET", testing::routed_upstream(routes, app) + "/").body == "hello from httpd\n");
+  testing::remove_app_containers(podman, app);
+}

@@ -285,3 +285,56 @@ BOOST_AUTO_TEST_CASE(an_app_asleep_when_the_agent_is_killed_still_sleeps_after_t
   }
   testing::remove_app_containers(podman, app);
 }
+
+BOOST_AUTO_TEST_CASE(a_sleeping_route_follows_a_new_wake_secret_and_waker_address_and_wakes_when_scale_to_zero_is_off) {
+  // Before: after a new RUNTIME_WAKE_SECRET, a new waker address or RUNTIME_IDLE_SLEEP_SECONDS=0,
+  // every sleeping app answered 403 or 502 until it was woken by hand.
+  SleepFixture first;
+  std::string app = first.deploy();
+  first.sleep_now(app);
+  auto before = *first.agent.routes->read(app);
+  BOOST_REQUIRE(before.sleeping());
+  BOOST_REQUIRE(before.wake_deploy.has_value());
+  first.agent.stop(std::chrono::seconds(1));
+
+  // The next agent on this node: another secret, another waker port.
+  auto s = testing::test_settings(first.routing.path(), first.logs.path());
+  s.idle_sleep_seconds = 3600;
+  s.wake_listen = "127.0.0.1:" + std::to_string(testing::free_port());
+  s.wake_secret = "NewSecretOfTheNode0123456789";
+  {
+    testing::AgentUnderTest next(s);
+    next.sleeper.start();
+    auto t0 = std::chrono::steady_clock::now();
+    while (next.sleeper.waker_port() == 0 && seconds_since(t0) < 10) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    BOOST_REQUIRE(next.sleeper.waker_port() != 0);
+    next.reconciler.run_once();
+    auto now = *next.routes->read(app);
+    BOOST_TEST(now.sleeping());
+    BOOST_TEST(*now.wake_secret == "NewSecretOfTheNode0123456789");
+    BOOST_TEST(now.upstreams == std::vector<std::string>{"http://127.0.0.1:" + std::to_string(next.sleeper.waker_port())});
+    BOOST_TEST(now.wake_deploy.value_or("") == before.wake_deploy.value_or("-"));
+    BOOST_TEST(!first.container_running(app));  // still asleep
+    // A request as Traefik now sends it wakes the app.
+    auto answer = raw_to_waker(next.sleeper.waker_port(), app, "NewSecretOfTheNode0123456789", "GET / HTTP/1.1\r\nHost: gw\r\n", "");
+    BOOST_TEST(answer.find("200 OK") != std::string::npos, answer);
+    next.sleeper.stop();
+  }
+}
+
+BOOST_AUTO_TEST_CASE(with_scale_to_zero_turned_off_a_full_pass_wakes_a_sleeping_app_and_routes_it) {
+  SleepFixture first;
+  std::string app = first.deploy();
+  first.sleep_now(app);
+  first.agent.stop(std::chrono::seconds(1));
+  auto s = testing::test_settings(first.routing.path(), first.logs.path());
+  s.idle_sleep_seconds = 0;  // scale to zero off
+  testing::AgentUnderTest off(s);
+  off.reconciler.start_stopped_after = std::chrono::milliseconds(0);
+  off.reconciler.run_once();
+  auto route = *off.routes->read(app);
+  BOOST_TEST(!route.sleeping());
+  BOOST_TEST(first.container_running(app));
+  auto r = testing::http("GET", route.upstreams.front() + "/");
+  BOOST_TEST(r.status == 200, r.status << " " << r.body);
+}

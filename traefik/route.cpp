@@ -27,6 +27,8 @@ void check(const Route& route) {
     if (e.empty() || !safe_chars(e, "_-")) throw RouteFormatError("entry point '" + e + "' is not [A-Za-z0-9_-]");
   if (route.wake_secret && (route.wake_secret->size() < 16 || !safe_chars(*route.wake_secret, "")))
     throw RouteFormatError("wake secret is not 16 or more of [A-Za-z0-9]");
+  if (route.wake_deploy && (!route.wake_secret || route.wake_deploy->empty() || route.wake_deploy->size() > 64 || !safe_chars(*route.wake_deploy, "_-")))
+    throw RouteFormatError("wake deploy is not 1-64 of [A-Za-z0-9_-] on a sleeping route");
 }
 
 }  // namespace
@@ -72,6 +74,7 @@ std::string render(const Route& route) {
     out << YAML::Key << "customRequestHeaders" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << kWakeAppHeader << YAML::Value << YAML::DoubleQuoted << route.app_id;
     out << YAML::Key << kWakeSecretHeader << YAML::Value << YAML::DoubleQuoted << *route.wake_secret;
+    if (route.wake_deploy) out << YAML::Key << kWakeDeployHeader << YAML::Value << YAML::DoubleQuoted << *route.wake_deploy;
     out << YAML::EndMap << YAML::EndMap << YAML::EndMap;
   }
   out << YAML::EndMap;
@@ -114,6 +117,7 @@ Route parse(const std::string& yaml_text) {
     if (wake) {
       if (wake[kWakeAppHeader].as<std::string>("") != route.app_id) throw RouteFormatError("wake middleware names another app");
       route.wake_secret = wake[kWakeSecretHeader].as<std::string>("");
+      if (wake[kWakeDeployHeader]) route.wake_deploy = wake[kWakeDeployHeader].as<std::string>("");
     }
     check(route);
     return route;

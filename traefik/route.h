@@ -21,16 +21,20 @@ struct Route {
   std::vector<std::string> entry_points;  // empty = all entry points
   std::optional<int> priority;
   std::optional<std::string> wake_secret;  // set: the app sleeps, upstreams is the waker
+  // Sleeping: the deploy whose container was put to sleep ([A-Za-z0-9_-]; absent in routes written
+  // before it was recorded). A crash mid-redeploy of a sleeping app must keep that one.
+  std::optional<std::string> wake_deploy;
 
   bool sleeping() const { return wake_secret.has_value(); }
   bool operator==(const Route& o) const {
     return app_id == o.app_id && base_path == o.base_path && upstreams == o.upstreams && entry_points == o.entry_points &&
-           priority == o.priority && wake_secret == o.wake_secret;
+           priority == o.priority && wake_secret == o.wake_secret && wake_deploy == o.wake_deploy;
   }
 };
 
 inline const std::string kWakeAppHeader = "X-Funai-Wake-App";
 inline const std::string kWakeSecretHeader = "X-Funai-Wake-Secret";
+inline const std::string kWakeDeployHeader = "X-Funai-Wake-Deploy";
 
 class RouteFormatError : public std::runtime_error {
  public:

@@ -122,3 +122,24 @@ BOOST_AUTO_TEST_CASE(a_sleeping_route_sends_to_the_waker_with_the_app_and_the_se
     BOOST_CHECK_THROW(render(r), RouteFormatError);
   }
 }
+
+BOOST_AUTO_TEST_CASE(a_sleeping_route_records_the_deploy_it_slept_and_reads_it_back) {
+  Route r = sample();
+  r.upstreams = {"http://10.89.0.1:7006"};
+  r.wake_secret = "0123456789abcdef0123";
+  r.wake_deploy = "d-1764578808123-ab12";
+  YAML::Node doc = YAML::Load(render(r));
+  BOOST_TEST(doc["http"]["middlewares"]["rt-wake-10"]["headers"]["customRequestHeaders"][kWakeDeployHeader].as<std::string>() ==
+             "d-1764578808123-ab12");
+  BOOST_TEST((parse(render(r)) == r));
+  // Routes written before it was recorded still read, without it.
+  r.wake_deploy.reset();
+  BOOST_TEST(!parse(render(r)).wake_deploy.has_value());
+  for (const std::string& bad : {"", "with space", "quote\"", std::string(65, 'd')}) {
+    r.wake_deploy = bad;
+    BOOST_CHECK_THROW(render(r), RouteFormatError);
+  }
+  Route awake = sample();
+  awake.wake_deploy = "d-1";  // only a sleeping route names one
+  BOOST_CHECK_THROW(render(awake), RouteFormatError);
+}

@@ -221,7 +221,12 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
     }
   }
   const pc::Container* keep = nullptr;
-  if (current)
+  // A sleeping app keeps the container it slept in, running or not: a newer one is a redeploy
+  // that never reached its switch (the agent was killed), and its version was never served.
+  if (current && current->sleeping() && current->wake_deploy)
+    for (const auto& c : containers)
+      if (label_of(c, labels::kDeployId) == *current->wake_deploy) keep = &c;
+  if (current && !keep)
     for (const auto& c : containers)
       if (c.state.running && routes_to(settings_, current, c)) keep = &c;
   if (!keep)
@@ -239,10 +244,16 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
   }
 
   pc::Container kept = *keep;
-  // A sleeping app (scale to zero): its stopped container and its route to the waker stay as they are.
+  // A sleeping app (scale to zero): its stopped container stays, its route to the waker is
+  // brought to the current waker address and secret; with scale to zero off it is woken below
+  // (by a full pass, as any container that stays down).
   if (!kept.state.running && current && current->sleeping()) {
-    parts_.statuses.invalidate(app_id);
-    return;
+    std::optional<traefik::Route> wanted = sleeping_route_now ? sleeping_route_now(*current) : current;
+    if (wanted) {
+      if (routes_ && !(*wanted == *current) && routes_->write(*wanted)) ++summary.routes_written;
+      parts_.statuses.invalidate(app_id);
+      return;
+    }
   }
   // Podman may be restarting it (a `podman restart`, its restart policy): its start event brings
   // us back. Event-driven passes never start a container; full passes only one that stays down.

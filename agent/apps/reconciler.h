@@ -18,6 +18,7 @@
 #include "apps/app_parts.h"
 #include "podman/client.h"
 #include "config/settings.h"
+#include "traefik/route.h"
 #include "traefik/route_dir.h"
 
 namespace agent {
@@ -61,6 +62,11 @@ class Reconciler {
   // started it then made the restart's own start fail. A host reboot's containers stopped long
   // ago. Set before start().
   std::chrono::milliseconds start_stopped_after{std::chrono::seconds(10)};
+
+  // How a sleeping app's route must read now (scale to zero's part, above this one): the route to
+  // write, or nullopt when the app must be woken (scale to zero is off). Unset: sleeping routes
+  // are left as they are. Set before start().
+  std::function<std::optional<traefik::Route>(const traefik::Route& sleeping)> sleeping_route_now;
 
  private:
   // start_stopped: start a kept container that is not running (full passes: after a host reboot).

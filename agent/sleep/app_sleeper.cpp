@@ -59,6 +59,16 @@ void AppSleeper::adopt_secret() {
 
 bool AppSleeper::enabled() const { return settings_.idle_sleep_seconds > 0 && routes_ != nullptr; }
 
+std::optional<traefik::Route> AppSleeper::sleeping_route_now(const traefik::Route& sleeping) const {
+  if (!enabled()) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (waker_url_.empty()) return sleeping;
+  traefik::Route now = sleeping;
+  now.upstreams = {waker_url_};
+  now.wake_secret = secret_;
+  return now;
+}
+
 void AppSleeper::start() {
   if (!enabled()) return;
   start_waker();
@@ -183,6 +193,7 @@ std::optional<pc::Container> AppSleeper::route_to_waker(const std::string& app_i
   auto route = *route_for(settings_, *serving);
   route.upstreams = {url};
   route.wake_secret = secret_;
+  if (auto deploy = label_of(*serving, labels::kDeployId); !deploy.empty()) route.wake_deploy = deploy;
   write_route(*routes_, route);
   parts_.statuses.invalidate(app_id);
   return *serving;
@@ -210,8 +221,14 @@ std::pair<std::string, int> AppSleeper::wake(const std::string& app_id, const st
     // Awake already (woken by an earlier request; Traefik has not applied the file yet).
     return upstream_of(*route);
   }
+  if (containers.empty()) throw AppError("app_not_found", "app " + app_id + " has no container to wake");
+  // The container the app slept in, when its route names it (a redeploy killed before its switch
+  // may have left a newer one); else the newest.
   sort_newest_first(containers);
   pc::Container c = containers.front();
+  if (route && route->wake_deploy)
+    for (const auto& candidate : containers)
+      if (label_of(candidate, labels::kDeployId) == *route->wake_deploy) c = candidate;
   try {
     if (!c.state.running) {
       parts_.network.ensure();

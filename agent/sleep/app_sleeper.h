@@ -50,6 +50,10 @@ class AppSleeper {
   std::pair<std::string, int> wake(const std::string& app_id, const std::optional<std::string>& user_id = std::nullopt);
   // Apps whose routing file says they sleep.
   int sleeping_count() const;
+  // A sleeping app's route as it must be now: on the current waker address and secret; nullopt
+  // when scale to zero is off (the app must be woken and routed to its container). Unchanged
+  // while the waker has not started.
+  std::optional<traefik::Route> sleeping_route_now(const traefik::Route& sleeping) const;
 
   // One idle scan: apps whose containers received nothing for RUNTIME_IDLE_SLEEP_SECONDS sleep.
   // Returns how many were put to sleep.

@@ -25,6 +25,7 @@ std::string relayed_head(const Poco::Net::HTTPRequest& head) {
   Poco::Net::HTTPRequest h(head);
   while (h.has(traefik::kWakeSecretHeader)) h.erase(traefik::kWakeSecretHeader);
   while (h.has(traefik::kWakeAppHeader)) h.erase(traefik::kWakeAppHeader);
+  while (h.has(traefik::kWakeDeployHeader)) h.erase(traefik::kWakeDeployHeader);
   bool upgrade = h.has("Upgrade") && h.hasToken("Connection", "upgrade");
   if (!upgrade) h.set("Connection", "close");
   std::ostringstream out;
