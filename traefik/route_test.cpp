@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(a_sleeping_route_records_the_deploy_it_slept_and_reads_it_b
   // Routes written before it was recorded still read, without it.
   r.wake_deploy.reset();
   BOOST_TEST(!parse(render(r)).wake_deploy.has_value());
-  for (const std::string& bad : {"", "with space", "quote\"", std::string(65, 'd')}) {
+  for (const std::string& bad : std::vector<std::string>{"", "with space", "quote\"", std::string(65, 'd')}) {
     r.wake_deploy = bad;
     BOOST_CHECK_THROW(render(r), RouteFormatError);
   }
