@@ -26,13 +26,17 @@ bool accepts_tcp(const std::string& ip, int port) {
 
 }  // namespace
 
-podman::containers::Container wait_until_ready(podman::Client& podman, const Settings& settings, const std::string& name, int port) {
+podman::containers::Container wait_until_ready(podman::Client& podman, const Settings& settings, const std::string& name, int port,
+                                               int restarts_before) {
   using Clock = std::chrono::steady_clock;
   auto deadline = Clock::now() + std::chrono::seconds(settings.ready_timeout_seconds);
   auto pause = std::chrono::milliseconds(10);
+  std::string first_started_at;
   while (true) {
     auto c = podman::containers::inspect(podman, name);
-    if (has_exited(c) || c.restart_count > 0) {
+    if (first_started_at.empty()) first_started_at = c.state.started_at;
+    bool restarted = c.restart_count > restarts_before || (!c.state.started_at.empty() && c.state.started_at != first_started_at);
+    if (has_exited(c) || restarted) {
       std::string how = c.state.oom_killed ? " (killed: out of memory)" : "";
       throw AppError("app_exited", "container " + name + " exited with code " + std::to_string(c.state.exit_code) + how +
                                        " before it accepted connections on port " + std::to_string(port) +

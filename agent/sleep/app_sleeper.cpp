@@ -229,6 +229,7 @@ std::pair<std::string, int> AppSleeper::wake(const std::string& app_id, const st
   if (route && route->wake_deploy)
     for (const auto& candidate : containers)
       if (label_of(candidate, labels::kDeployId) == *route->wake_deploy) c = candidate;
+  const int restarts_before = c.restart_count;  // an app that once crashed and came back is no crash now
   try {
     if (!c.state.running) {
       parts_.network.ensure();
@@ -236,7 +237,7 @@ std::pair<std::string, int> AppSleeper::wake(const std::string& app_id, const st
       parts_.network.pin_bridge();
     }
     int port = std::stoi(label_of(c, labels::kPort));
-    c = wait_until_ready(podman_, settings_, c.id, port);
+    c = wait_until_ready(podman_, settings_, c.id, port, restarts_before);
     auto awake = route_for(settings_, c);
     if (!awake) throw AppError("app_not_ready", "app " + app_id + " has no address on " + settings_.network);
     if (routes_) write_route(*routes_, *awake);
