@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(a_reconcile_that_fails_on_an_orphan_route_leaves_the_app_fr
   settings.app_lock_wait_seconds = 5;
   testing::AgentUnderTest agent(settings);
   std::string app = testing::unique_id("o");
-  agent.routes->write({app, "/apps/" + app, {"http://10.255.255.1:8080"}, {}, std::nullopt, std::nullopt});  // no container: an orphan
+  agent.routes->write({app, "/apps/" + app, {"http://10.255.255.1:8080"}, {}, std::nullopt, std::nullopt, std::nullopt});  // no container: an orphan
   BOOST_REQUIRE(::mount("tmpfs", routing.path().c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, "size=1m") == 0);
 
   agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), agent.parts);

@@ -27,7 +27,7 @@ BOOST_FIXTURE_TEST_CASE(reconcile_removes_routes_of_apps_without_containers_and_
   agent::Reconciler reconciler(agent.settings, agent.podman, agent.routes.get(), agent.parts);
   std::string live = new_app();
   deploy(live);
-  traefik::Route orphan{"orphan" + live, "/apps/orphan" + live, {"http://10.89.0.250:3000"}, {}, std::nullopt, std::nullopt};
+  traefik::Route orphan{"orphan" + live, "/apps/orphan" + live, {"http://10.89.0.250:3000"}, {}, std::nullopt, std::nullopt, std::nullopt};
   agent.routes->write(orphan);
   std::ofstream(routing.path() + "/.funai-app-x.tmp-ABCDEF") << "half";
   std::ofstream(routing.path() + "/gateway-extra.yml") << "http: {}\n";

@@ -592,7 +592,7 @@ int main(int argc, char** argv) {
     {
       // The naive path, with a route file of its own that the same gateway follows.
       auto ip = pc::inspect(podman, "bench-naive").ip_on(opt.network);
-      naive_routes.write({"naive", "/apps/naive", {"http://" + ip + ":8080"}, {}, std::nullopt, std::nullopt});
+      naive_routes.write({"naive", "/apps/naive", {"http://" + ip + ":8080"}, {}, std::nullopt, std::nullopt, std::nullopt});
       testing::GatewaySimulator traffic(naive_routes, "naive");
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       auto t0 = Clock::now();
@@ -600,7 +600,7 @@ int main(int argc, char** argv) {
       baseline_run("bench-naive", podman);
       naive.values.push_back(ms_since(t0));
       ip = pc::inspect(podman, "bench-naive").ip_on(opt.network);
-      naive_routes.write({"naive", "/apps/naive", {"http://" + ip + ":8080"}, {}, std::nullopt, std::nullopt});
+      naive_routes.write({"naive", "/apps/naive", {"http://" + ip + ":8080"}, {}, std::nullopt, std::nullopt, std::nullopt});
       std::this_thread::sleep_for(std::chrono::milliseconds(3500));
       traffic.stop();
       naive_failed += traffic.failed();

@@ -14,21 +14,13 @@
 #include <vector>
 
 #include "config/env_file.h"
+#include "test_support.h"
 
 namespace testing {
 
 // What test/mongo_fixture.sh wrote (MONGO_HOST, _PORT, _USERNAME, _PASSWORD, _PID, _SERVER).
 inline const agent::Environment& mongo_fixture() {
-  static agent::Environment env = [] {
-    const char* state = std::getenv("FUNAI_MONGO_FIXTURE_FILE");
-    BOOST_REQUIRE_MESSAGE(state != nullptr, "FUNAI_MONGO_FIXTURE_FILE is not set: run this suite through ctest (mongo fixture)");
-    std::ifstream s(state);
-    std::string dir;
-    std::getline(s, dir);
-    std::ifstream in(dir + "/mongo.env");
-    BOOST_REQUIRE_MESSAGE(in.good(), "the mongo fixture did not start: no " + dir + "/mongo.env");
-    return agent::parse_env_file(in);
-  }();
+  static agent::Environment env = fixture_facts("FUNAI_MONGO_FIXTURE_FILE", "mongo.env");
   return env;
 }
 

@@ -61,17 +61,19 @@ std::string podman_fixture_version() {
 
 std::string podman_socket() { return "unix://" + podman_fixture_dir() + "/podman.sock"; }
 
+agent::Environment fixture_facts(const char* state_variable, const std::string& facts_file) {
+  const char* state = std::getenv(state_variable);
+  BOOST_REQUIRE_MESSAGE(state != nullptr, std::string(state_variable) + " is not set: run this suite through ctest (its fixture)");
+  std::ifstream s(state);
+  std::string dir;
+  std::getline(s, dir);
+  std::ifstream in(dir + "/" + facts_file);
+  BOOST_REQUIRE_MESSAGE(in.good(), "the fixture did not start: no " + dir + "/" + facts_file);
+  return agent::parse_env_file(in);
+}
+
 const agent::Environment& registry_fixture() {
-  static agent::Environment env = [] {
-    const char* state = std::getenv("FUNAI_REGISTRY_FIXTURE_FILE");
-    BOOST_REQUIRE_MESSAGE(state != nullptr, "FUNAI_REGISTRY_FIXTURE_FILE is not set: run this suite through ctest (registry fixture)");
-    std::ifstream s(state);
-    std::string dir;
-    std::getline(s, dir);
-    std::ifstream in(dir + "/registry.env");
-    BOOST_REQUIRE_MESSAGE(in.good(), "the registry fixture did not start: no " + dir + "/registry.env");
-    return agent::parse_env_file(in);
-  }();
+  static agent::Environment env = fixture_facts("FUNAI_REGISTRY_FIXTURE_FILE", "registry.env");
   return env;
 }
 

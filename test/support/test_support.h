@@ -25,6 +25,9 @@ namespace testing {
 // The socket of the Podman service the CTest fixture started (fails the test when missing).
 std::string podman_socket();
 std::string podman_fixture_dir();
+// The KEY=VALUE facts a fixture script wrote: the folder named in the file $state_variable names,
+// then facts_file in it (fails the test when either is missing).
+agent::Environment fixture_facts(const char* state_variable, const std::string& facts_file);
 // What test/registry_fixture.sh wrote (REGISTRY_HTTP, REGISTRY_TLS, users and passwords).
 const agent::Environment& registry_fixture();
 // The version of the fixture's Podman as its command line reports it ("4.3.1", "5.4.2").
