@@ -5,7 +5,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 DEB_PACKAGES = build-essential cmake pkg-config curl ca-certificates libpoco-dev libyaml-cpp-dev \
-               nlohmann-json3-dev libcurl4-openssl-dev libboost-test-dev prometheus-cpp-dev podman runc busybox-static \
+               nlohmann-json3-dev libcurl4-openssl-dev libboost-dev libboost-test-dev prometheus-cpp-dev podman runc busybox-static \
                catatonit rpm cpio procps systemd clang libclang-rt-dev docker-registry apache2-utils openssl iproute2 wrk debootstrap prometheus \
                libmongoc-dev python3-jsonschema
 RPM_PACKAGES = gcc-c++ make cmake curl poco-devel yaml-cpp-devel json-devel libcurl-devel boost-devel prometheus-cpp-devel \

@@ -246,7 +246,7 @@ std::vector<Case> cases() {
     for (int i = 0; i < 300; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
     c.push_back(raw_case("300 headers", request("GET", "/internal/health", "", many), 431, "headers_too_large"));
   }
-  c.push_back(raw_case("NUL in the token", request("GET", "/agent/apps/status?appId=a", "", std::string("X-Runtime-Token: ") + kToken.substr(0, 5) + '\0' + "x\r\n", "application/json", false), 401, "unauthorized"));
+  c.push_back(raw_case("NUL in the token", request("GET", "/agent/apps/status?appId=a", "", std::string("X-Runtime-Token: ") + kToken.substr(0, 5) + '\0' + "x\r\n", "application/json", false), 400, "bad_request"));
   c.push_back(raw_case("no token, hostile body", request("POST", "/agent/apps/deploy", R"J({"appId":"$(id)"})J", "", "application/json", false), 401, "unauthorized"));
   c.push_back(raw_case("wrong content type", request("POST", "/agent/apps/deploy", deploy_with("appId", js("hx1")), "", "text/plain"), 415,
                        "unsupported_media_type"));

@@ -69,8 +69,9 @@ setup)
   build_image chatty '["/bin/sh","-c","echo out-line-1; echo err-line-1 >&2; echo out-line-2; exec /bin/httpd -f -p 8080 -h /www"]'
   # runs but never listens
   build_image nolisten '["/bin/sleep","100000"]'
-  # echoes every connection's bytes back (busybox nc: a raw TCP echo, for relays)
-  build_image echo '["/bin/nc","-ll","-p","8080","-e","/bin/cat"]'
+  # An HTTP echo for relays (busybox nc and sh): answers with the request it got, head and body, as
+  # its body until the client ends; an upgrade request gets 101, then every byte back.
+  build_image echo '["/bin/nc", "-ll", "-p", "8080", "-e", "/bin/sh", "-c", "cr=$(printf \"\\r\"); nl=$(printf \"\\nx\"); nl=${nl%x}; up=; head=; while IFS= read -r line; do head=\"$head$line$nl\"; case \"$line\" in [Uu]pgrade:*) up=1;; esac; [ \"$line\" = \"$cr\" ] && break; done; if [ -n \"$up\" ]; then printf \"HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n\\r\\n\"; else printf \"HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n\"; fi; printf \"%s\" \"$head\"; exec cat"]'
   # serves on its first start, exits on every later one (an app that cannot wake)
   build_image crashonwake '["/bin/sh","-c","if [ -f /www/started ]; then echo fatal: will not start twice >&2; exit 3; fi; echo yes > /www/started; exec /bin/httpd -f -p 8080 -h /www"]'
   podman_private --version | awk '{print $NF}' > "$dir/version"

@@ -91,7 +91,20 @@ Metrics::Metrics()
                                  .Name("funai_routing_dir_recreated_total")
                                  .Help("Times the routing directory was found gone and made again")
                                  .Register(*registry_)
-                                 .Add({})) {
+                                 .Add({})),
+      waker_expired_(prometheus::BuildCounter()
+                         .Name("funai_waker_expired_total")
+                         .Help("Waker connections ended by a deadline, by phase (head, wake, answer, idle, half_open)")
+                         .Register(*registry_)),
+      waker_refused_(prometheus::BuildCounter()
+                         .Name("funai_waker_refused_total")
+                         .Help("Requests the waker answered 503 because an app's queue or relay cap was full")
+                         .Register(*registry_)),
+      waker_relays_(prometheus::BuildGauge()
+                        .Name("funai_waker_relays")
+                        .Help("Connections the waker relays to apps now")
+                        .Register(*registry_)
+                        .Add({})) {
   // The usual outcomes exist from the start, so rules comparing them see a 0 rather than nothing.
   heartbeats_.Add({{"result", "ok"}});
   heartbeats_.Add({{"result", "failed"}});
@@ -101,7 +114,13 @@ Metrics::Metrics()
     deploys_.Add({{"result", result}});
   for (const char* result : {"woken", "app_not_ready", "app_exited", "podman_unavailable", "podman_error", "routing_write_failed", "failed"})
     wakes_.Add({{"result", result}});
+  for (const char* phase : {"head", "wake", "answer", "idle", "half_open"}) waker_expired_.Add({{"phase", phase}});
+  for (const char* reason : {"queue_full", "relays_full"}) waker_refused_.Add({{"reason", reason}});
 }
+
+void Metrics::waker_expired(const std::string& phase) { waker_expired_.Add({{"phase", phase}}).Increment(); }
+void Metrics::waker_refused(const std::string& reason) { waker_refused_.Add({{"reason", reason}}).Increment(); }
+void Metrics::waker_relays(int open) { waker_relays_.Set(open); }
 
 void Metrics::apps_sleeping(int count) { apps_sleeping_.Set(count); }
 

@@ -34,6 +34,14 @@ class Metrics {
   void disk_space(uint64_t free_bytes, uint64_t size_bytes);
   void reconcile_failed_apps(int count);  // after each full pass
   void routing_dir_recreated();           // the routing directory was gone and made again
+  // A relay of the waker ended by its deadline. phase: head (the request head did not arrive),
+  // wake (the app did not wake in time), answer (the app's answer head did not come), idle (no byte
+  // either way), half_open (an upgraded connection after one side's end).
+  void waker_expired(const std::string& phase);
+  // A request the waker turned away with 503: queue_full (too many wait for the app's wake),
+  // relays_full (too many of the app's connections are being relayed).
+  void waker_refused(const std::string& reason);
+  void waker_relays(int open);  // connections being relayed to apps now
 
   // The text exposition format (version 0.0.4).
   std::string serialize() const;
@@ -60,6 +68,9 @@ class Metrics {
   prometheus::Gauge& disk_size_bytes_;
   prometheus::Gauge& reconcile_failed_apps_;
   prometheus::Counter& routing_dir_recreated_;
+  prometheus::Family<prometheus::Counter>& waker_expired_;
+  prometheus::Family<prometheus::Counter>& waker_refused_;
+  prometheus::Gauge& waker_relays_;
 };
 
 Metrics& metrics();

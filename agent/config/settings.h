@@ -71,6 +71,10 @@ struct Settings {
   int idle_scan_seconds = 30;   // one container stats call every N seconds
   std::string wake_listen;      // host:port of the waker; empty = the apps' network gateway, port 7006
   std::string wake_secret;      // empty = kept from the sleeping apps' routing files, or a new one
+  int wake_answer_timeout_seconds = 60;  // a request at the waker -> the app's answer head, the wake included
+  int wake_idle_timeout_seconds = 30;    // a relayed exchange with no byte either way; an upgrade half closed
+  int wake_queue_per_app = 64;           // requests waiting for one app's wake; past it 503
+  int wake_relays_per_app = 256;         // one app's connections relayed at once; past it 503
 
   PullPolicy pull_policy = PullPolicy::always;
   std::string registry_url;

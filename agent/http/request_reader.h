@@ -1,6 +1,7 @@
-// Reads one HTTP/1.1 request from bytes as they arrive on a non-blocking socket: the head (request
-// line and header fields, parsed by Poco with its limits), then the body, by Content-Length or
-// chunked, up to a limit. No I/O and no clock here: the server feeds bytes and keeps the deadlines.
+// Reads one HTTP/1.1 request from bytes as they arrive on a non-blocking socket: the head, then the
+// body (by Content-Length or chunked) up to a limit, by the strict MessageParser. The head is handed
+// to handlers as Poco's HTTPRequest, its values exactly as received. No I/O and no clock here: the
+// server feeds bytes and keeps the deadlines.
 #pragma once
 
 #include <Poco/Net/HTTPRequest.h>
@@ -8,28 +9,24 @@
 #include <cstddef>
 #include <string>
 
+#include "http/message_parser.h"
+
 namespace agent {
 
 class RequestReader {
  public:
   enum class State { head, body, complete, failed };
-  struct Failure {
-    int status = 0;
-    std::string code;    // the API's error code: bad_request, headers_too_large
-    std::string detail;
-  };
+  using Failure = MessageParser::Failure;
 
-  static constexpr size_t kMaxHeadBytes = 64 * 1024;
+  static constexpr size_t kMaxHeadBytes = MessageParser::kMaxHeadBytes;
 
-  // head_only: complete once the head is read; what follows it stays unread (take_rest()), for a
-  // relay that passes the body on as it comes.
-  explicit RequestReader(size_t max_body, bool head_only = false);
+  explicit RequestReader(size_t max_body);
 
   // Takes bytes of this request (and any after it: they stay for the next one). Returns the state.
   State feed(const char* data, size_t size);
   State state() const { return state_; }
   // Some byte of this request has arrived.
-  bool started() const { return state_ != State::head || !buffer_.empty(); }
+  bool started() const { return state_ != State::head || !buffer_.empty() || skipped_blank_ || !parser_.head().raw.empty(); }
 
   // After the head: the request line and fields.
   const Poco::Net::HTTPRequest& head() const { return head_; }
@@ -45,27 +42,19 @@ class RequestReader {
 
   // Starts the next request on the same connection with the bytes that followed this one.
   void next();
-  // The bytes received after this request (head_only: everything after the head).
-  std::string take_rest() { return std::move(buffer_); }
 
  private:
-  State parse_head();
-  State read_body();
-  State fail(int status, std::string code, std::string detail);
-  // Chunked decoding over buffer_ from pos_; appends to body_.
-  State read_chunks();
+  State fail(const Failure& failure);
+  void consume();
+  void take_head();
 
   size_t max_body_;
-  bool head_only_ = false;
   State state_ = State::head;
-  std::string buffer_;  // bytes not yet consumed
-  size_t scanned_ = 0;  // head: how far buffer_ has been searched for the blank line
+  MessageParser parser_{MessageParser::Kind::request};
+  std::string buffer_;  // bytes not yet taken by the parser
+  bool skipped_blank_ = false;
   Poco::Net::HTTPRequest head_;
   bool wants_continue_ = false;
-  bool chunked_ = false;
-  size_t content_length_ = 0;
-  enum class Chunk { size_line, data, data_end, trailer } chunk_ = Chunk::size_line;
-  size_t chunk_left_ = 0;
   std::string body_;
   bool body_unread_ = false;
   Failure failure_;

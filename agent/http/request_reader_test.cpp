@@ -5,6 +5,9 @@
 
 #include "http/request_reader.h"
 
+#include <utility>
+#include <vector>
+
 using agent::RequestReader;
 using State = RequestReader::State;
 
@@ -100,10 +103,10 @@ BOOST_AUTO_TEST_CASE(heads_past_the_limits_fail_with_400_or_431) {
   BOOST_TEST(big_value.failure().status == 431);
 }
 
-BOOST_AUTO_TEST_CASE(bare_line_feeds_leading_blank_lines_and_expect_continue) {
+BOOST_AUTO_TEST_CASE(leading_blank_lines_and_expect_continue) {
   RequestReader r(1024);
-  BOOST_TEST((feed(r, "\r\n\r\nGET /lf HTTP/1.1\nHost: a\n\n") == State::complete));
-  BOOST_TEST(r.head().getURI() == "/lf");
+  BOOST_TEST((feed(r, "\r\n\r\nGET /crlf HTTP/1.1\r\nHost: a\r\n\r\n") == State::complete));
+  BOOST_TEST(r.head().getURI() == "/crlf");
   RequestReader c(1024);
   BOOST_TEST((feed(c, "POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n") == State::body));
   BOOST_TEST(c.wants_continue());
@@ -111,6 +114,41 @@ BOOST_AUTO_TEST_CASE(bare_line_feeds_leading_blank_lines_and_expect_continue) {
   RequestReader none(1024);
   BOOST_TEST((feed(none, "GET /x HTTP/1.1\r\nExpect: 100-continue\r\n\r\n") == State::complete));
   BOOST_TEST(!none.wants_continue());
+}
+
+// The heads a smuggler sends to make two parsers disagree on where a request ends: each is refused
+// with 400 (and the server closes the connection), never read as one request and then another.
+BOOST_AUTO_TEST_CASE(smuggling_heads_are_refused_with_400) {
+  const std::vector<std::pair<std::string, std::string>> heads = {
+      {"two equal lengths", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"},
+      {"two lengths", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 38\r\n\r\n"},
+      {"a length list", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\nhello"},
+      {"space before the colon", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\nhello"},
+      {"chunked and a length", "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"},
+      {"a length and chunked", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"obs-fold", "GET /x HTTP/1.1\r\nHost: a\r\nX-A: b\r\n Content-Length: 5\r\n\r\n"},
+      {"obs-fold with a tab", "GET /x HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\tc\r\n\r\n"},
+      {"bare LF", "GET /x HTTP/1.1\nHost: a\n\n"},
+      {"a bare LF inside", "GET /x HTTP/1.1\r\nHost: a\nContent-Length: 5\r\n\r\n"},
+      {"CR in a value", "GET /x HTTP/1.1\r\nHost: a\rContent-Length: 5\r\n\r\n"},
+      {"NUL in a value", std::string("GET /x HTTP/1.1\r\nX-A: a\0b\r\n\r\n", 30)},
+      {"HTTP/2 on a 1.1 port", "GET /x HTTP/2.0\r\n\r\n"},
+  };
+  for (const auto& [what, bytes] : heads) {
+    RequestReader r(1024);
+    BOOST_TEST((feed(r, bytes) == State::failed), what);
+    BOOST_TEST(r.failure().status == 400, what);
+    BOOST_TEST(r.failure().code == "bad_request", what);
+  }
+}
+
+// Poco decoded RFC 2047 encoded words in values; a relay that writes the value back would turn one
+// line into two. Values are kept exactly as they came.
+BOOST_AUTO_TEST_CASE(encoded_words_are_not_decoded) {
+  RequestReader r(1024);
+  BOOST_TEST((feed(r, "GET /x HTTP/1.1\r\nX-A: =?UTF-8?Q?x=0D=0AX-Injected:_1?=\r\n\r\n") == State::complete));
+  BOOST_TEST(r.head().get("X-A") == "=?UTF-8?Q?x=0D=0AX-Injected:_1?=");
+  BOOST_TEST(!r.head().has("X-Injected"));
 }
 
 BOOST_AUTO_TEST_CASE(transfer_codings_other_than_chunked_are_refused_with_501) {

@@ -6,8 +6,10 @@
 // stopped, not removed, so a wake is a start. Reconcile reads the routing file back: it neither
 // starts a sleeping app's container nor rewrites its route, and it survives agent restarts.
 //
-//   sleep: route -> waker, wait RUNTIME_RETIRE_GRACE_SECONDS (Traefik applies it), stop the container.
-//   wake:  start the container, wait until it accepts TCP, route -> container.
+//   sleep (sleep.cpp): route -> waker, wait RUNTIME_RETIRE_GRACE_SECONDS (Traefik applies it), stop
+//          the container.
+//   wake (wake.cpp): start the container it slept in, wait until it accepts TCP, route -> container.
+//   idle scan (idle_scan.cpp): the apps that received nothing for a while go to sleep together.
 // Both hold the app (AppLocks): never during a deploy, stop, delete or reconcile of it.
 #pragma once
 
@@ -20,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "apps/app_parts.h"
 #include "podman/client.h"
@@ -47,7 +50,10 @@ class AppSleeper {
   void sleep(const std::string& app_id, const std::optional<std::string>& user_id = std::nullopt);
   // POST /agent/apps/wake, and the waker: the address the app listens on ("ip", port) once it
   // is awake. Throws AppError app_not_found, app_exited, app_not_ready, app_busy.
-  std::pair<std::string, int> wake(const std::string& app_id, const std::optional<std::string>& user_id = std::nullopt);
+  // claim_wait: how long it waits for a deploy, stop or reconcile of the app (default
+  // RUNTIME_APP_LOCK_WAIT_SECONDS).
+  std::pair<std::string, int> wake(const std::string& app_id, const std::optional<std::string>& user_id = std::nullopt,
+                                   std::optional<std::chrono::milliseconds> claim_wait = std::nullopt);
   // Apps whose routing file says they sleep.
   int sleeping_count() const;
   // A sleeping app's route as it must be now: on the current waker address and secret; nullopt
@@ -68,7 +74,9 @@ class AppSleeper {
   void adopt_secret();
   bool sleeping(const std::string& app_id) const;
   bool start_waker();
-  Waker::Outcome wake_for_request(const std::string& app_id);
+  Waker::Outcome wake_for_request(const std::string& app_id, std::chrono::steady_clock::time_point give_up_by);
+  static void check_owner(const std::vector<podman::containers::Container>& containers, const std::string& app_id,
+                          const std::optional<std::string>& user_id);
   void sleep_held(const std::string& app_id, const std::optional<std::string>& user_id);
   // The app's route to the waker; the container that served it (none when it slept already).
   // Throws app_not_found, or app_owned_by_another_user when user_id names another owner.
