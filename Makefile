@@ -83,15 +83,15 @@ test-asan: test-deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && $(SANITIZER_ENV) ctest --output-on-failure --timeout 900 -E 'rpm_package|make_run'
 
-# libFuzzer (clang) on request parsing and validation, the env-file parser and the routing file
-# reader, FUZZ_SECONDS each. New corpus entries stay in build-fuzz/corpus; crashes are written to
+# libFuzzer (clang) on request parsing and validation, the strict HTTP head parser (answers and
+# requests, and the waker's rewrite of them), the env-file parser and the routing file reader, FUZZ_SECONDS each. New corpus entries stay in build-fuzz/corpus; crashes are written to
 # build-fuzz/crash-*. Keep a fixed crash's input in test/fuzz/corpus/<target>/ (replayed by make test).
 FUZZ_SECONDS ?= 60
 fuzz:
 	@command -v clang++ >/dev/null 2>&1 || { echo "make fuzz needs clang (apt-get install clang libclang-rt-dev)"; exit 1; }
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFUNAI_FUZZ=ON
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_request fuzz_env_file fuzz_route_file
-	@for t in request env_file route_file; do \
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_request fuzz_http_head fuzz_env_file fuzz_route_file
+	@for t in request http_head env_file route_file; do \
 	  mkdir -p build-fuzz/corpus/$$t && cp -n test/fuzz/corpus/$$t/* build-fuzz/corpus/$$t/ ; \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 	  build-fuzz/test/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \

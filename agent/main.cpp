@@ -9,7 +9,10 @@
 
 #include <malloc.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <future>
 #include <iostream>
 
 #include "agent.h"
@@ -22,6 +25,9 @@
 #endif
 
 namespace agent {
+
+// TimeoutStopSec=40 in the unit, less a margin for the exit itself.
+constexpr std::chrono::seconds kStopBudget{35};
 
 class AgentApplication : public Poco::Util::ServerApplication {
  protected:
@@ -119,7 +125,18 @@ class AgentApplication : public Poco::Util::ServerApplication {
 
     waitForTerminationRequest();
     log.information("shutting down: finishing requests in flight");
-    agent.stop(std::chrono::seconds(25));
+    // The unit allows TimeoutStopSec=40 before its SIGKILL: 25 s for requests in flight, then the
+    // background parts. What is still at work at kStopBudget (a deploy waiting on a pull or on an
+    // app that never listens, a wake) is left as it is: every step of a deploy is safe to cut,
+    // and the next start's reconcile repairs what it left, as after a kill.
+    auto stopping = std::async(std::launch::async, [&agent] { agent.stop(std::chrono::seconds(25)); });
+    if (stopping.wait_for(kStopBudget) != std::future_status::ready) {
+      log.warning("shutdown: work still in flight after " + std::to_string(kStopBudget.count()) +
+                  " s; exiting now (the next start's reconcile repairs what it left)");
+      std::cout.flush();
+      std::cerr.flush();
+      std::_Exit(EXIT_OK);  // the agent's threads are still at work: no destructor may run under them
+    }
     log.information("stopped");
     return EXIT_OK;
   }

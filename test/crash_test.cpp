@@ -1,6 +1,8 @@
 // SIGKILL of the agent mid-redeploy: the next start leaves one routed app.
 #define BOOST_TEST_MODULE crash
 #include <signal.h>
+
+#include <future>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -129,5 +131,42 @@ BOOST_AUTO_TEST_CASE(sigkill_during_the_redeploy_of_a_sleeping_app_keeps_the_ver
   auto woken = testing::http("POST", restarted.url("/agent/apps/wake"), R"({"userId":"7","appId":")" + app + R"("})", headers);
   FUNAI_REQUIRE_STATUS(woken, 200);
   BOOST_TEST(testing::http("GET", testing::routed_upstream(routes, app) + "/").body == "hello from httpd\n");
+  testing::remove_app_containers(podman, app);
+}
+
+// The unit's TimeoutStopSec is 40 s, then systemd kills. A deploy that waits on an app that never
+// listens (readiness up to 120 s here) used to hold the agent's stop until it ended.
+BOOST_AUTO_TEST_CASE(sigterm_during_a_long_deploy_exits_within_the_units_stop_timeout) {
+  testing::TempDir routing, logs;
+  std::string app = testing::unique_id("t");
+  int port = testing::free_port();
+  auto env = testing::agent_env(port, "crash-token", routing.path(), logs.path());
+  env["RUNTIME_READY_TIMEOUT_SECONDS"] = "120";
+  std::map<std::string, std::string> headers = {{"X-Runtime-Token", "crash-token"}, {"Content-Type", "application/json"}};
+  testing::AgentProcess agent(env, port);
+  auto deploy = std::async(std::launch::async, [&] {
+    return testing::http("POST", agent.url("/agent/apps/deploy"),
+                         R"({"userId":"7","appId":")" + app + R"(","image":")" + testing::kNoListenImage + R"(","containerPort":8080})",
+                         headers, std::chrono::milliseconds(180000));
+  });
+  podman::Client podman(testing::podman_socket());
+  auto t0 = std::chrono::steady_clock::now();  // the deploy is in flight once its container runs
+  auto running = [&] {
+    for (const auto& c : pc::list(podman, {agent::labels::app_filter(app)}))
+      if (c.state == "running") return true;
+    return false;
+  };
+  while (!running() && seconds_since(t0) < 60) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  BOOST_REQUIRE_MESSAGE(running(), "the deploy never started its container");
+  auto stopping = std::chrono::steady_clock::now();
+  ::kill(agent.pid(), SIGTERM);
+  auto exited = std::async(std::launch::async, [&] { return agent.wait(); });
+  bool ended = exited.wait_for(std::chrono::seconds(90)) == std::future_status::ready;
+  double took = seconds_since(stopping);
+  if (!ended) ::kill(agent.pid(), SIGKILL);
+  int status = exited.get();
+  BOOST_TEST(took < 40.0, "the agent took " << took << " s to stop: past the unit's TimeoutStopSec=40, systemd kills it");
+  BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0), "exit status " << status);
+  deploy.wait();
   testing::remove_app_containers(podman, app);
 }

@@ -12,6 +12,8 @@
 #include <optional>
 
 #include "apps/app_containers.h"
+#include "apps/container_choice.h"
+#include "base/lanes.h"
 #include "base/app_labels.h"
 #include "base/metrics.h"
 #include "podman/events.h"
@@ -117,39 +119,33 @@ ReconcileSummary Reconciler::run_once() {
     if (it != s.labels.end()) ids_by_app[it->second].push_back(s.id);
   }
   // Apps are independent, and a pass mostly waits for libpod's inspects: a few apps at a time,
-  // each one claimed, inspected, reconciled and released by one worker.
+  // each one claimed, inspected, reconciled and released in one lane.
   std::vector<const std::pair<const std::string, std::vector<std::string>>*> work;
   for (const auto& entry : ids_by_app) work.push_back(&entry);
-  std::atomic<size_t> next{0};
   std::mutex merge;
   std::exception_ptr failure;
-  auto worker = [&] {
+  run_in_lanes(work.size(), kPassWorkers, [&](size_t i) {
     ReconcileSummary mine;
-    for (size_t i; (i = next++) < work.size();) {
-      try {
-        reconcile_listed_app(work[i]->first, work[i]->second, mine);
-      } catch (const podman::Unreachable&) {
-        std::lock_guard<std::mutex> lock(merge);
-        if (!failure) failure = std::current_exception();
-        next = work.size();  // Podman is gone: the other workers stop too
-        break;
-      } catch (const std::exception& e) {
-        // One app that cannot be repaired (its container will not start, say) must not keep the
-        // others from being repaired: it is counted, logged, and tried again next pass.
-        ++mine.apps_failed;
-        logger().warning("reconcile of app " + work[i]->first + " failed: " + e.what());
-      } catch (...) {
-        ++mine.apps_failed;
-        logger().warning("reconcile of app " + work[i]->first + " failed");
-      }
+    bool go_on = true;
+    try {
+      reconcile_listed_app(work[i]->first, work[i]->second, mine);
+    } catch (const podman::Unreachable&) {
+      std::lock_guard<std::mutex> lock(merge);
+      if (!failure) failure = std::current_exception();
+      go_on = false;  // Podman is gone: the other lanes stop too
+    } catch (const std::exception& e) {
+      // One app that cannot be repaired (its container will not start, say) must not keep the
+      // others from being repaired: it is counted, logged, and tried again next pass.
+      ++mine.apps_failed;
+      logger().warning("reconcile of app " + work[i]->first + " failed: " + e.what());
+    } catch (...) {
+      ++mine.apps_failed;
+      logger().warning("reconcile of app " + work[i]->first + " failed");
     }
     std::lock_guard<std::mutex> lock(merge);
     summary.add(mine);
-  };
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < std::min(kPassWorkers, work.size()); ++t) helpers.emplace_back(worker);
-  worker();
-  for (auto& h : helpers) h.join();
+    return go_on;
+  });
   if (failure) std::rethrow_exception(failure);
   summary.apps = static_cast<int>(ids_by_app.size());
   if (routes_) {
@@ -220,23 +216,7 @@ void Reconciler::reconcile_containers(const std::string& app_id, std::vector<pc:
       logger().warning("routing file of app " + app_id + " is unreadable, rewriting it: " + e.what());
     }
   }
-  const pc::Container* keep = nullptr;
-  // A sleeping app keeps the container it slept in, running or not: a newer one is a redeploy
-  // that never reached its switch (the agent was killed), and its version was never served.
-  if (current && current->sleeping() && current->wake_deploy)
-    for (const auto& c : containers)
-      if (label_of(c, labels::kDeployId) == *current->wake_deploy) keep = &c;
-  if (current && !keep)
-    for (const auto& c : containers)
-      if (c.state.running && routes_to(settings_, current, c)) keep = &c;
-  if (!keep)
-    for (const auto& c : containers)
-      if (c.state.running) {
-        keep = &c;
-        break;
-      }
-  if (!keep) keep = &containers.front();
-
+  const pc::Container* keep = &container_to_keep(settings_, containers, current);
   for (const auto& c : containers) {
     if (&c == keep) continue;
     force_remove(podman_, settings_, c.id);

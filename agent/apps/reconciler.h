@@ -1,8 +1,9 @@
 // Keeps the routing files true to the containers: at start, every RUNTIME_RECONCILE_SECONDS, and
 // within moments of a Podman event (start, died, restart, remove) for a managed container.
-// Per app it keeps one container (the one the route points at if it runs, else the newest
-// running, else the newest, which is started again), removes the others unless a deploy holds the
-// app or they are in their retirement grace period, and writes or removes the route. Idempotent.
+// Per app it keeps one container (container_choice.h: the one a sleeping route slept in, else the
+// running one the route points at, else the newest running, else the newest, which is started
+// again), removes the others unless a deploy holds the app or they are in their retirement grace
+// period, and writes or removes the route. Idempotent.
 #pragma once
 
 #include <atomic>

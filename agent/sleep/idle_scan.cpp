@@ -6,6 +6,7 @@
 #include "apps/app_containers.h"
 #include "base/app_error.h"
 #include "base/app_labels.h"
+#include "base/lanes.h"
 #include "base/metrics.h"
 #include "podman/containers.h"
 #include "podman/errors.h"
@@ -80,23 +81,17 @@ int AppSleeper::scan_once() {
   // The stops side by side, kStopLanes at a time: a scan that puts 50 apps to sleep takes about
   // one stop timeout per kStopLanes apps, not one per app; each claim goes as its stop ends.
   std::atomic<int> slept{0};
-  std::atomic<size_t> next{0};
-  auto lane = [&] {
-    for (size_t i = next++; i < falling.size(); i = next++) {
-      auto& f = falling[i];
-      try {
-        stop_container(f.app, f.container);
-        ++slept;
-      } catch (const std::exception& e) {
-        logger().warning("app " + f.app + ": container not stopped: " + e.what());
-      }
-      f.claim.release();
+  run_in_lanes(falling.size(), kStopLanes, [&](size_t i) {
+    auto& f = falling[i];
+    try {
+      stop_container(f.app, f.container);
+      ++slept;
+    } catch (const std::exception& e) {
+      logger().warning("app " + f.app + ": container not stopped: " + e.what());
     }
-  };
-  std::vector<std::thread> lanes;
-  for (size_t i = 1; i < std::min(falling.size(), kStopLanes); ++i) lanes.emplace_back(lane);
-  lane();
-  for (auto& t : lanes) t.join();
+    f.claim.release();
+    return true;
+  });
   if (slept) metrics().apps_sleeping(sleeping_count());
   return slept.load();
 }
