@@ -6,6 +6,7 @@
 
 #include "base/app_labels.h"
 #include "podman/containers.h"
+#include "podman/networks.h"
 #include "podman/images.h"
 #include "test_support.h"
 
@@ -406,3 +407,30 @@ BOOST_AUTO_TEST_CASE(cleanup_images_on_stop_removes_the_image) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The apps' network removed behind the agent's back (by an operator, or `podman network prune`
+// once the last app went): the agent knew it existed, and its next deploy failed as
+// image_unavailable, forever. Now the network is made again.
+BOOST_AUTO_TEST_CASE(a_deploy_after_the_apps_network_was_removed_makes_it_again) {
+  testing::TempDir routing, logs;
+  auto settings = testing::test_settings(routing.path(), logs.path());
+  settings.network = testing::unique_id("funai-gone-net-");
+  testing::AgentUnderTest agent(settings);
+  std::string first = testing::unique_id("g"), second = testing::unique_id("g");
+  auto body = [](const std::string& app) {
+    return R"({"userId":"7","appId":")" + app + R"(","image":")" + testing::kHttpdImage + R"(","containerPort":8080})";
+  };
+  FUNAI_REQUIRE_STATUS(agent.call("POST", "/agent/apps/deploy", body(first)), 200);
+  FUNAI_REQUIRE_STATUS(agent.call("POST", "/agent/apps/stop", R"({"userId":"7","appId":")" + first + R"("})"), 200);
+  agent.podman.send({"networks", "DELETE", "/networks/" + settings.network});
+  BOOST_REQUIRE(!podman::networks::exists(agent.podman, settings.network));
+  auto r = agent.call("POST", "/agent/apps/deploy", body(second));
+  BOOST_TEST(r.status == 200, r.body);
+  BOOST_TEST(podman::networks::exists(agent.podman, settings.network));
+  testing::remove_app_containers(agent.podman, first);
+  testing::remove_app_containers(agent.podman, second);
+  try {
+    agent.podman.send({"networks", "DELETE", "/networks/" + settings.network});
+  } catch (const std::exception&) {
+  }
+}

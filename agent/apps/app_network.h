@@ -19,6 +19,8 @@ class AppNetwork {
 
   // Before a container start.
   void ensure();
+  // The network was found gone: the next ensure() looks again (and makes it).
+  void forget() { ready_ = false; }
   // After a container start: the bridge exists once a container is attached, and netavark deletes
   // it with the last one, so this is checked each time (one sysfs read when already pinned).
   void pin_bridge();

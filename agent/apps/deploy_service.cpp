@@ -16,6 +16,7 @@
 #include "base/app_labels.h"
 #include "base/metrics.h"
 #include "apps/readiness.h"
+#include "podman/networks.h"
 
 namespace agent {
 
@@ -94,12 +95,28 @@ DeployResult DeployService::deploy_unmetered(const DeployRequest& request) {
   const std::string deploy_id = new_deploy_id();
   bool name_taken = std::any_of(existing.begin(), existing.end(), [&](const pc::Container& c) { return c.name == final_name; });
   const std::string new_name = name_taken ? final_name + "-next-" + deploy_id.substr(deploy_id.size() - 9) : final_name;
+  auto create = [&] {
+    try {
+      pc::create(podman_, spec_for(request, new_name, deploy_id));
+    } catch (const podman::Conflict& e) {
+      throw AppError("name_in_use", "a container named " + new_name + " already exists and is not managed by the agent: " + e.message());
+    }
+  };
   try {
-    pc::create(podman_, spec_for(request, new_name, deploy_id));
-  } catch (const podman::Conflict& e) {
-    throw AppError("name_in_use", "a container named " + new_name + " already exists and is not managed by the agent: " + e.message());
+    create();
   } catch (const podman::NotFound& e) {
-    throw AppError("image_unavailable", "image " + request.image + " is not on this node: " + e.message());
+    if (podman::networks::exists(podman_, settings_.network))
+      throw AppError("image_unavailable", "image " + request.image + " is not on this node: " + e.message());
+    // The apps' network was removed behind the agent's back (it was known to exist): made again,
+    // and the container created once more.
+    logger().warning("network " + settings_.network + " was gone: making it again");
+    parts_.network.forget();
+    parts_.network.ensure();
+    try {
+      create();
+    } catch (const podman::NotFound& again) {
+      throw AppError("image_unavailable", "image " + request.image + " is not on this node: " + again.message());
+    }
   }
   pc::Container fresh = start_and_switch(new_name, request.container_port);
 

@@ -98,7 +98,7 @@ Metrics::Metrics()
                          .Register(*registry_)),
       waker_refused_(prometheus::BuildCounter()
                          .Name("funai_waker_refused_total")
-                         .Help("Requests the waker answered 503 because an app's queue or relay cap was full")
+                         .Help("Requests the waker turned away: queue_full and relays_full (503), peer_full (closed: one address holds too many connections that named no app)")
                          .Register(*registry_)),
       waker_relays_(prometheus::BuildGauge()
                         .Name("funai_waker_relays")
@@ -115,7 +115,7 @@ Metrics::Metrics()
   for (const char* result : {"woken", "app_not_ready", "app_exited", "podman_unavailable", "podman_error", "routing_write_failed", "failed"})
     wakes_.Add({{"result", result}});
   for (const char* phase : {"head", "wake", "answer", "idle", "half_open"}) waker_expired_.Add({{"phase", phase}});
-  for (const char* reason : {"queue_full", "relays_full"}) waker_refused_.Add({{"reason", reason}});
+  for (const char* reason : {"queue_full", "relays_full", "peer_full"}) waker_refused_.Add({{"reason", reason}});
 }
 
 void Metrics::waker_expired(const std::string& phase) { waker_expired_.Add({{"phase", phase}}).Increment(); }

@@ -39,7 +39,8 @@ class Metrics {
   // either way), half_open (an upgraded connection after one side's end).
   void waker_expired(const std::string& phase);
   // A request the waker turned away with 503: queue_full (too many wait for the app's wake),
-  // relays_full (too many of the app's connections are being relayed).
+  // relays_full (too many of the app's connections are being relayed); peer_full: a connection
+  // closed at accept (its address holds too many connections that have not named an app).
   void waker_refused(const std::string& reason);
   void waker_relays(int open);  // connections being relayed to apps now
 

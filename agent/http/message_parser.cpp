@@ -62,12 +62,12 @@ struct MessageParser::Engine {
   virtual bool done() const = 0;
   virtual bool need_eof() const = 0;
   virtual void skip_body() = 0;
-  virtual void eager(bool on) = 0;
   virtual bool chunked() const = 0;
   virtual bool keep_alive() const = 0;
   virtual bool upgrade() const = 0;
   virtual std::optional<uint64_t> content_length() const = 0;
   Refusal refusal = Refusal::none;
+  bool last_chunk = false;  // the chunk of size 0 has been read: what follows is the trailer
   MessageHead head;
 };
 
@@ -82,7 +82,9 @@ class BeastEngine final : public MessageParser::Engine, public beast_http::basic
     base::header_limit(static_cast<std::uint32_t>(MessageParser::kMaxHeadBytes));
     // The caller's own limit applies. (Not boost::none: 1.74 compares a length with it as "greater".)
     base::body_limit(std::numeric_limits<std::uint64_t>::max());
-    base::eager(false);             // the first call stops after the head
+    // One piece per call (the head, a chunk's size line, its data, the last chunk with the trailer):
+    // feed() sees which bytes were the trailer.
+    base::eager(false);
   }
 
   size_t put(const char* data, size_t size, std::string* body, error_code& ec) override {
@@ -96,7 +98,6 @@ class BeastEngine final : public MessageParser::Engine, public beast_http::basic
   bool done() const override { return base::is_done(); }
   bool need_eof() const override { return base::need_eof(); }
   void skip_body() override { base::skip(true); }
-  void eager(bool on) override { base::eager(on); }
   bool chunked() const override { return base::chunked(); }
   bool keep_alive() const override { return base::keep_alive(); }
   bool upgrade() const override { return base::upgrade(); }
@@ -145,7 +146,9 @@ class BeastEngine final : public MessageParser::Engine, public beast_http::basic
     if (body_) body_->append(bytes.data(), bytes.size());
     return bytes.size();
   }
-  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
+  void on_chunk_header_impl(std::uint64_t size, string_view, error_code&) override {
+    if (size == 0) last_chunk = true;
+  }
   std::size_t on_chunk_body_impl(std::uint64_t, string_view bytes, error_code&) override {
     if (body_) body_->append(bytes.data(), bytes.size());
     return bytes.size();
@@ -186,53 +189,69 @@ MessageParser::State MessageParser::fail(int status, std::string code, std::stri
   return state_;
 }
 
+void MessageParser::refused(const error_code& ec, const char* data, size_t size) {
+  std::string what = ec.message();
+  switch (engine_->refusal) {
+    case Refusal::duplicate_length:
+      fail(400, "bad_request", "malformed request: more than one Content-Length");
+      break;
+    case Refusal::length_list:
+      fail(400, "bad_request", "malformed request: invalid Content-Length");
+      break;
+    case Refusal::length_and_coding:
+      fail(400, "bad_request", "malformed request: Transfer-Encoding together with Content-Length");
+      break;
+    case Refusal::coding:
+      fail(501, "unsupported_transfer_encoding", "Transfer-Encoding other than chunked is not supported");
+      break;
+    case Refusal::too_many_fields:
+      fail(431, "headers_too_large", "malformed request: more than " + std::to_string(kMaxFields) + " header fields");
+      break;
+    case Refusal::value_too_long:
+      fail(431, "headers_too_large", "malformed request: a header field value is longer than 8 KiB");
+      break;
+    case Refusal::line_too_long:
+      fail(400, "bad_request", "malformed request: request line too long");
+      break;
+    case Refusal::none:
+      if (ec == beast_http::error::header_limit) {
+        too_large(data, size);
+      } else if (ec == beast_http::error::bad_content_length) {
+        fail(400, "bad_request", "malformed request: invalid Content-Length");
+      } else {
+        fail(400, "bad_request", "malformed " + std::string(kind_ == Kind::request ? "request" : "answer") + ": " + what);
+      }
+      break;
+  }
+}
+
+void MessageParser::too_large(const char* data, size_t size) {
+  bool line_done = !engine_->head.raw.empty() || std::memchr(data, '\n', std::min<size_t>(size, 16 * 1024)) != nullptr;
+  if (!line_done && kind_ == Kind::request) fail(400, "bad_request", "malformed request: request line too long");
+  else fail(431, "headers_too_large", "malformed request: header fields are larger than 64 KiB");
+}
+
 size_t MessageParser::feed(const char* data, size_t size, std::string* body) {
   if (state_ == State::done || state_ == State::failed || size == 0) return 0;
   error_code ec;
-  size_t used = engine_->put(data, size, body, ec);
-  if (ec == beast_http::error::need_more) ec = {};
-  if (ec) {
-    std::string what = ec.message();
-    switch (engine_->refusal) {
-      case Refusal::duplicate_length:
-        fail(400, "bad_request", "malformed request: more than one Content-Length");
-        break;
-      case Refusal::length_list:
-        fail(400, "bad_request", "malformed request: invalid Content-Length");
-        break;
-      case Refusal::length_and_coding:
-        fail(400, "bad_request", "malformed request: Transfer-Encoding together with Content-Length");
-        break;
-      case Refusal::coding:
-        fail(501, "unsupported_transfer_encoding", "Transfer-Encoding other than chunked is not supported");
-        break;
-      case Refusal::too_many_fields:
-        fail(431, "headers_too_large", "malformed request: more than " + std::to_string(kMaxFields) + " header fields");
-        break;
-      case Refusal::value_too_long:
-        fail(431, "headers_too_large", "malformed request: a header field value is longer than 8 KiB");
-        break;
-      case Refusal::line_too_long:
-        fail(400, "bad_request", "malformed request: request line too long");
-        break;
-      case Refusal::none:
-        if (ec == beast_http::error::header_limit) {
-          const char* nl = static_cast<const char*>(std::memchr(data, '\n', std::min<size_t>(size, 16 * 1024)));
-          if (!nl && kind_ == Kind::request) fail(400, "bad_request", "malformed request: request line too long");
-          else fail(431, "headers_too_large", "malformed request: header fields are larger than 64 KiB");
-        } else if (ec == beast_http::error::bad_content_length) {
-          fail(400, "bad_request", "malformed request: invalid Content-Length");
-        } else {
-          fail(400, "bad_request", "malformed " + std::string(kind_ == Kind::request ? "request" : "answer") + ": " + what);
-        }
-        break;
-    }
-    return used;
-  }
   if (state_ == State::head) {
     MessageHead& head = engine_->head;
-    head.raw.append(data, used);  // Beast takes the start line before the fields are all in
-    if (!engine_->header_done()) return used;
+    size_t used = engine_->put(data, size, body, ec);
+    if (ec == beast_http::error::need_more) ec = {};
+    if (ec) {
+      refused(ec, data, size);
+      return used;
+    }
+    head.raw.append(data, used);  // Beast takes the start line, then fields, before the head is all in
+    // The head's limit counts every byte of it, however it was fed (Beast's own counts one call).
+    if (!engine_->header_done()) {
+      if (head.raw.size() + (size - used) > kMaxHeadBytes) too_large(data + used, size - used);
+      return used;
+    }
+    if (head.raw.size() > kMaxHeadBytes) {
+      too_large(data, size);
+      return used;
+    }
     if (folded(head.raw.data(), head.raw.size())) {
       fail(400, "bad_request", "malformed request: a folded header line (obs-fold)");
       return used;
@@ -242,11 +261,31 @@ size_t MessageParser::feed(const char* data, size_t size, std::string* body) {
     head.keep_alive = engine_->keep_alive();
     head.upgrade = engine_->upgrade();
     state_ = engine_->done() ? State::done : State::body;
-    engine_->eager(true);
     return used;
   }
-  if (engine_->done()) state_ = State::done;
-  return used;
+  size_t total = 0;
+  while (total < size && state_ == State::body) {
+    bool trailer = engine_->last_chunk;
+    size_t used = engine_->put(data + total, size - total, body, ec);
+    if (ec == beast_http::error::need_more) ec = {};
+    if (ec) {
+      refused(ec, data + total, size - total);
+      return total + used;
+    }
+    // The put that read the last chunk read the trailer with it: no folded line in there either.
+    if ((trailer || engine_->last_chunk) && folded(data + total, used)) {
+      fail(400, "bad_request", "malformed chunked body: a folded trailer line (obs-fold)");
+      return total + used;
+    }
+    total += used;
+    if (engine_->done()) state_ = State::done;
+    if (used == 0) break;
+  }
+  // Beast waits for the end of a chunk's size line or of the trailer without a limit: past one
+  // head's worth of either, the body cannot be read.
+  if (state_ == State::body && size - total > kMaxHeadBytes)
+    fail(400, "bad_request", "malformed chunked body: a chunk size line or the trailer is longer than 64 KiB");
+  return total;
 }
 
 void MessageParser::feed_eof() {

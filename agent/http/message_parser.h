@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace boost::system {
+class error_code;
+}
+
 namespace agent {
 
 struct HeadField {
@@ -81,6 +85,8 @@ class MessageParser {
 
  private:
   State fail(int status, std::string code, std::string detail);
+  void refused(const boost::system::error_code& ec, const char* data, size_t size);
+  void too_large(const char* data, size_t size);
 
   Kind kind_;
   State state_ = State::head;

@@ -158,3 +158,24 @@ BOOST_AUTO_TEST_CASE(transfer_codings_other_than_chunked_are_refused_with_501) {
   RequestReader ok(1024);
   BOOST_TEST((feed(ok, "POST /x HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n") == State::complete));
 }
+
+// Beast waits for the end of a chunk's size line, or of the trailer, without a limit; the reader
+// kept every byte (200 MB for one request before any handler ran). Past 64 KiB it is refused.
+BOOST_AUTO_TEST_CASE(an_endless_chunk_line_or_trailer_is_refused) {
+  for (const std::string& start : {std::string("1;"), std::string("0\r\nX-T: ")}) {
+    RequestReader r(1024);
+    State s = feed(r, "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + start);
+    for (int i = 0; i < 100 && s == State::body; ++i) s = feed(r, std::string(4096, 'x'));
+    BOOST_TEST((s == State::failed), start);
+    BOOST_TEST(r.failure().status == 400);
+  }
+}
+
+// The head's limit holds however the head is cut into feeds.
+BOOST_AUTO_TEST_CASE(a_head_fed_in_pieces_is_refused_past_64_kib) {
+  RequestReader r(1024);
+  State s = feed(r, "GET / HTTP/1.1\r\nH");
+  for (int i = 0; i < 40 && s == State::head; ++i) s = feed(r, "a: " + std::string(60 * 1024, 'v') + "\r\nH");
+  BOOST_TEST((s == State::failed));
+  BOOST_TEST(r.failure().status == 431);
+}

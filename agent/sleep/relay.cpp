@@ -22,7 +22,9 @@ constexpr auto kClosingTime = std::chrono::seconds(5);
 
 Relay::Relay(uint64_t id, int client, EventLoop& loop, const Limits& limits)
     : id_(id), client_(client), loop_(loop), limits_(limits), phase_(ReadingHead{}) {
-  std::get<ReadingHead>(phase_).due = Clock::now() + limits_.head;
+  auto& reading = std::get<ReadingHead>(phase_);
+  reading.due = Clock::now() + limits_.head;
+  reading.first_byte_due = Clock::now() + limits_.first_byte;
 }
 
 Relay::~Relay() {
@@ -277,7 +279,7 @@ Relay::Next Relay::pump() {
   if (!client_eof_ && (request_done && !t)) {
     std::string dropped;
     read_into(client_, dropped, client_eof_, broken);
-  } else if (!client_eof_ && to_app_.size() < limits_.buffer) {
+  } else if (!client_eof_ && to_app_.size() < limits_.buffer && (t || from_client_.size() < limits_.buffer)) {
     std::string& into = t ? to_app_ : from_client_;
     moved_ |= read_into(client_, into, client_eof_, broken);
   }
@@ -342,8 +344,12 @@ void Relay::watch() {
   bool tunnel = std::holds_alternative<Tunnel>(phase_);
   MessageParser* request = x ? &x->request : s ? &s->request : nullptr;
   bool request_open = request && request->state() != MessageParser::State::done;
+  // A side is watched for input only while what it is read into has room: a readable socket that
+  // cannot be read would be reported again and again.
   uint32_t client = 0;
-  if (!client_eof_ && (!request_open && !tunnel ? true : to_app_.size() < limits_.buffer)) client |= kIn;
+  bool client_room = tunnel ? to_app_.size() < limits_.buffer
+                            : !request_open || (from_client_.size() < limits_.buffer && to_app_.size() < limits_.buffer);
+  if (!client_eof_ && client_room) client |= kIn;
   if (!to_client_.empty()) client |= EPOLLOUT;
   loop_.modify(client_, client);
   if (upstream_ < 0) return;
@@ -351,7 +357,7 @@ void Relay::watch() {
   if (x && !x->connected) {
     upstream = EPOLLOUT;
   } else {
-    if (!upstream_eof_ && to_client_.size() < limits_.buffer) upstream |= kIn;
+    if (!upstream_eof_ && to_client_.size() < limits_.buffer && from_app_.size() < limits_.buffer) upstream |= kIn;
     if (!to_app_.empty()) upstream |= EPOLLOUT;
   }
   loop_.modify(upstream_, upstream);
@@ -359,9 +365,10 @@ void Relay::watch() {
 
 Relay::Next Relay::expire(Clock::time_point now, std::string& expired) {
   if (auto* reading = std::get_if<ReadingHead>(&phase_)) {
-    if (now < reading->due) return Next::keep;
+    bool nothing = reading->received.empty() && reading->request.head().raw.empty();
+    if (now < reading->due && !(nothing && now >= reading->first_byte_due)) return Next::keep;
     expired = "head";
-    if (reading->received.empty() && reading->request.head().raw.empty()) return Next::drop;
+    if (nothing) return Next::drop;
     return answer(wake_http::answer(408, "Request Timeout", "the request did not arrive in time\n", false));
   }
   if (auto* waiting = std::get_if<Waiting>(&phase_)) {

@@ -23,18 +23,20 @@ namespace relay {
 using Clock = std::chrono::steady_clock;
 
 struct Limits {
+  std::chrono::seconds first_byte{2};  // accept -> the request's first byte (Traefik sends its head at once)
   std::chrono::seconds head{10};    // accept -> the request head
   std::chrono::seconds answer{60};  // the request head -> the app's answer head (the wake included)
   std::chrono::seconds idle{30};    // between bytes of an exchange; after one side's end of an upgrade
   size_t buffer = 256 * 1024;       // per direction
 };
 
-// The request head is being read. Ended at `due` (Limits::head from the accept): 408, or closed
-// when nothing came.
+// The request head is being read. Ended at `due` (Limits::head from the accept): 408; closed at
+// `first_byte_due` (Limits::first_byte) when nothing came.
 struct ReadingHead {
   MessageParser request{MessageParser::Kind::request};
   std::string received;
   Clock::time_point due;
+  Clock::time_point first_byte_due;
 };
 // In the app's queue while it wakes. Ended at `answer_due` (Limits::answer from the head): 504.
 struct Waiting {
@@ -96,6 +98,8 @@ class Relay {
   Next relay_to(const std::string& host, int port, EventLoop::Handler on_upstream_events);
   // The waker's own answer, then close.
   Next answer(std::string bytes);
+  // Before an app was named (ReadingHead): such connections are capped per peer address.
+  bool admitted() const { return !std::holds_alternative<relay::ReadingHead>(phase_); }
   // The tick: the current phase's deadline. `expired` names the phase whose deadline passed.
   Next expire(relay::Clock::time_point now, std::string& expired);
   // A byte of the app's answer went to the client.

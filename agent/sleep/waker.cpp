@@ -1,6 +1,8 @@
 #include "sleep/waker.h"
 
 #include <Poco/Logger.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -29,6 +31,7 @@ using wake_http::answer;
 namespace {
 using Clock = std::chrono::steady_clock;
 Poco::Logger& log() { return Poco::Logger::get("waker"); }
+constexpr int kUnnamedPerPeer = 256;
 
 // One thread per wake in progress: a wake that waits on its app's claim or readiness holds up
 // nobody else's. Finished threads are joined as new ones start and at the end.
@@ -83,7 +86,7 @@ class Waker::Impl {
     loop_.post([this] {
       listener_.start(
           loop_, [this] { return static_cast<int>(relays_.size()) < options_.max_connections; },
-          [this](int fd, const Listener::Peer&) { accepted(fd); });
+          [this](int fd, const Listener::Peer& peer) { accepted(fd, peer); });
     });
   }
 
@@ -106,11 +109,32 @@ class Waker::Impl {
  private:
   struct Entry {
     std::unique_ptr<Relay> relay;
+    std::string peer;      // the client's address
+    bool unnamed = true;   // counted in unnamed_[peer]: its head has not named an app yet
     std::string app;       // once the head named one that may wake
     bool relayed = false;  // counted in relaying_[app]
   };
 
-  void accepted(int fd) {
+  static std::string address_of(const Listener::Peer& peer) {
+    char text[INET6_ADDRSTRLEN] = "";
+    if (peer.address.ss_family == AF_INET)
+      ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer.address)->sin_addr, text, sizeof text);
+    else if (peer.address.ss_family == AF_INET6)
+      ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&peer.address)->sin6_addr, text, sizeof text);
+    return text;
+  }
+
+  void accepted(int fd, const Listener::Peer& from) {
+    // Any container on the apps' network can connect: one address holds at most kUnnamedPerPeer
+    // connections that have not yet named an app (Traefik's send their head at once), so no app
+    // can take every slot of the waker with idle connections.
+    std::string peer = address_of(from);
+    if (unnamed_[peer] >= kUnnamedPerPeer) {
+      if (unnamed_[peer] == 0) unnamed_.erase(peer);
+      metrics().waker_refused("peer_full");
+      ::close(fd);
+      return;
+    }
     uint64_t id = ++next_id_;
     try {
       loop_.add(fd, EPOLLIN | EPOLLRDHUP, [this, id](uint32_t events) { on_client(id, events); });
@@ -119,7 +143,14 @@ class Waker::Impl {
       ::close(fd);
       return;
     }
-    relays_.emplace(id, Entry{std::make_unique<Relay>(id, fd, loop_, options_.limits), {}, false});
+    ++unnamed_[peer];
+    relays_.emplace(id, Entry{std::make_unique<Relay>(id, fd, loop_, options_.limits), peer, true, {}, false});
+  }
+
+  void named(Entry& e) {
+    if (!e.unnamed) return;
+    e.unnamed = false;
+    if (--unnamed_[e.peer] <= 0) unnamed_.erase(e.peer);
   }
 
   Entry* find(uint64_t id) {
@@ -130,7 +161,10 @@ class Waker::Impl {
   void drop(uint64_t id) {
     auto it = relays_.find(id);
     if (it == relays_.end()) return;
-    if (it->second.relayed && --relaying_[it->second.app] <= 0) relaying_.erase(it->second.app);
+    Entry& e = it->second;
+    named(e);
+    if (!e.app.empty() && !e.relayed) leave_queue(e.app, id);
+    if (e.relayed && --relaying_[e.app] <= 0) relaying_.erase(e.app);
     relays_.erase(it);
     metrics().waker_relays(relayed_count());
   }
@@ -153,6 +187,7 @@ class Waker::Impl {
   // A complete request head: who may wake what, and the app's queue.
   void admit(uint64_t id) {
     Entry& e = *find(id);
+    named(e);
     Relay& r = *e.relay;
     const MessageHead& head = r.request_head();
     const std::string* secret = head.find(traefik::kWakeSecretHeader);
@@ -201,6 +236,11 @@ class Waker::Impl {
       Relay& r = *e->relay;
       switch (outcome.kind) {
         case Outcome::Kind::relay: {
+          if (relaying_.count(app) && relaying_[app] >= options_.relays_per_app) {
+            metrics().waker_refused("relays_full");
+            act(id, r.answer(answer(503, "Service Unavailable", "too many connections to this app; try again in a moment\n", true)));
+            break;
+          }
           e->relayed = true;
           ++relaying_[app];
           act(id, r.relay_to(outcome.host, outcome.port, [this, id](uint32_t events) {
@@ -252,6 +292,7 @@ class Waker::Impl {
   std::map<std::string, std::vector<uint64_t>> waiting_;  // app -> its requests waiting for the wake
   std::set<std::string> waking_;                          // apps with a wake in progress
   std::map<std::string, int> relaying_;                   // app -> its connections relayed now
+  std::map<std::string, int> unnamed_;                    // peer address -> its connections before a head
   uint64_t next_id_ = 0;
   bool stopped_ = false;
 };

@@ -334,3 +334,80 @@ BOOST_AUTO_TEST_CASE(an_upgrade_is_tunnelled_and_a_half_open_one_ends_at_the_idl
   BOOST_TEST(metric("funai_waker_expired_total{phase=\"half_open\"}") - before == 1);
   ws.release();
 }
+
+// A chunk size line or a trailer that never ends: Beast waits for its end without a limit, and the
+// relay, its buffer full, was woken again and again for a socket it could not read (the loop of
+// every sleeping app's relay at 100% CPU until the idle deadline). Now the parser gives up past
+// 64 KiB and the relay ends at once.
+BOOST_AUTO_TEST_CASE(an_endless_chunk_line_from_the_app_or_trailer_from_the_client_ends_the_relay_at_once) {
+  ScriptedApp endless([](int fd, ScriptedApp& app) {
+    app.read_head(fd);
+    app.send(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;" + std::string(600 * 1024, 'x'));
+    app.hold();
+  });
+  ScriptedApp patient([](int fd, ScriptedApp& app) {
+    app.read_head(fd);
+    app.hold();
+  });
+  WakerUnderTest w({{"endless", endless.port()}, {"patient", patient.port()}});  // idle deadline 30 s
+  {
+    RawConnection c(w.waker->port());
+    c.send(request("endless"));
+    until_closed(c, 10);
+    BOOST_TEST(c.closed(), "the relay of an endless chunk line was still open after 10 s");
+  }
+  {
+    RawConnection c(w.waker->port());
+    c.send(request("patient", "Transfer-Encoding: chunked\r\n", "POST / HTTP/1.1") + "0\r\nX-T: " + std::string(320 * 1024, 'y'));
+    std::string answer = until_closed(c, 10);
+    BOOST_TEST(c.closed(), "the relay of an endless trailer was still open after 10 s");
+    BOOST_TEST(answer.find("HTTP/1.1 400 ") == 0u, answer.substr(0, 200));
+  }
+  endless.release();
+  patient.release();
+}
+
+// Beast's head limit counts one call: a head fed in pieces under 64 KiB, each ending inside a field
+// name, grew to megabytes (20 such connections, no secret needed: +240 MB). The limit now counts
+// every byte of the head.
+BOOST_AUTO_TEST_CASE(a_head_fed_in_pieces_is_refused_at_64_kib_in_all) {
+  WakerUnderTest w({});
+  RawConnection c(w.waker->port());
+  bool refused = false;
+  c.send("GET / HTTP/1.1\r\nH");
+  for (int i = 0; i < 40 && !refused; ++i) {
+    if (!c.send("a: " + std::string(60 * 1024, 'v') + "\r\nH")) break;
+    c.nonblocking_receive();
+    refused = c.received().find("HTTP/1.1 431 ") == 0u;
+  }
+  std::string answer = until_closed(c, 10);
+  BOOST_TEST(answer.find("HTTP/1.1 431 ") == 0u, answer.substr(0, 200));
+  BOOST_TEST(c.closed());
+}
+
+// Any container on the apps' network can connect to the waker. One address holds at most 256
+// connections that have not named an app, and those that send nothing go after 2 s: idle
+// connections cannot take the waker's slots from Traefik's.
+BOOST_AUTO_TEST_CASE(one_address_cannot_hold_the_wakers_slots_with_idle_connections) {
+  ScriptedApp app([](int fd, ScriptedApp& a) {
+    a.read_head(fd);
+    a.send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  agent::relay::Limits limits;
+  limits.first_byte = std::chrono::seconds(3);  // the 300 connections below take far less to open
+  WakerUnderTest w({{"a1", app.port()}}, limits);
+  double refused_before = metric("funai_waker_refused_total{reason=\"peer_full\"}");
+  testing::make_room_for_descriptors(4096);
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 300; ++i) idle.push_back(std::make_unique<RawConnection>(w.waker->port()));
+  auto t0 = std::chrono::steady_clock::now();
+  while (metric("funai_waker_refused_total{reason=\"peer_full\"}") - refused_before < 44 && seconds_since(t0) < 10)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST(metric("funai_waker_refused_total{reason=\"peer_full\"}") - refused_before == 44);
+  // The idle ones are gone after their first-byte deadline; a request is served again.
+  for (auto& c : idle) until_closed(*c, 10);
+  for (auto& c : idle) BOOST_TEST(c->closed());
+  RawConnection c(w.waker->port());
+  c.send(request("a1"));
+  BOOST_TEST(until_closed(c).find("HTTP/1.1 200 OK") == 0u);
+}
