@@ -35,6 +35,9 @@ deps:
 	    $$SUDO dnf install -y $$missing; \
 	  fi; \
 	else echo "Neither apt-get nor dnf found: install the packages listed in the README by hand"; exit 1; fi
+	@# Apps run in user namespaces of their own: Podman takes their ids from the user "containers".
+	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); grep -qs '^containers:' /etc/subuid && grep -qs '^containers:' /etc/subgid \
+	  || $$SUDO etc/dev/subid-range.sh /
 
 # What the tests need beyond the build: FerretDB, their MongoDB-protocol server, built once from
 # the Go module proxy (test/install_ferretdb.sh: with this machine's Go, or a Go it fetches).

@@ -26,6 +26,19 @@ nlohmann::json to_json(const Spec& spec) {
   if (spec.pids_limit) limits["pids"]["limit"] = *spec.pids_limit;
   if (!limits.empty()) j["resource_limits"] = limits;
 
+  if (spec.userns_auto) {
+    // Both: the namespace mode alone is taken and ignored (Podman 4.3 runs the container in the
+    // node's user namespace); the id mapping asks storage for a range of its own.
+    j["userns"] = {{"nsmode", "auto"}};
+    j["idmappings"] = {{"AutoUserNs", true}};
+    // A private IPC namespace: /dev/shm is the container's own tmpfs, not a mount in the node's
+    // container storage, which a user-namespaced container's removal could not unmount ("device
+    // or resource busy" on Podman 4.3).
+    j["ipcns"] = {{"nsmode", "private"}};
+  }
+  if (spec.no_new_privileges) j["no_new_privileges"] = true;
+  if (!spec.cap_drop.empty()) j["cap_drop"] = spec.cap_drop;
+  if (spec.log_size) j["log_configuration"] = {{"size", *spec.log_size}};
   if (!spec.rlimits.empty()) {
     j["r_limits"] = nlohmann::json::array();
     for (const auto& r : spec.rlimits) j["r_limits"].push_back({{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}});

@@ -33,6 +33,10 @@ struct Spec {
   std::optional<int64_t> memory_swap;  // bytes, -1 unlimited
   std::optional<int64_t> pids_limit;
   std::vector<Rlimit> rlimits;
+  bool userns_auto = false;            // a user namespace of its own (libpod's "auto": ids from /etc/subuid)
+  bool no_new_privileges = false;      // no setuid gain (execve cannot add privileges)
+  std::vector<std::string> cap_drop;   // "CAP_NET_RAW", ...
+  std::optional<int64_t> log_size;     // bytes of the container's log file, then it is cut
 };
 
 // The JSON body libpod's create endpoint takes for a spec.

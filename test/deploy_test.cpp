@@ -183,9 +183,10 @@ BOOST_AUTO_TEST_CASE(a_podman_error_keeps_the_old_version_serving) {
   std::string app = new_app();
   FUNAI_REQUIRE_STATUS(deploy("7", app, testing::kHttpdImage), 200);
   std::string before = upstream(app);
+  auto limit = agent.settings.app_memory;
   agent.settings.app_memory = 1024 * 1024;  // below Podman's 6 MB minimum: create fails
   auto r = deploy("7", app, testing::kHttpd2Image);
-  agent.settings.app_memory.reset();
+  agent.settings.app_memory = limit;
   BOOST_TEST(r.status == 502, r.body);
   BOOST_TEST(json::parse(r.body)["detail"].get<std::string>().find("memory") != std::string::npos, r.body);
   BOOST_TEST(upstream(app) == before);

@@ -59,6 +59,7 @@ struct DoctorFixture {
               {"RUNTIME_NODE_AGENT_BASE_URL", "http://10.0.0.9:7005"},
               {"RUNTIME_NODE_GATEWAY_BASE_URL", "http://10.0.0.9"},
               {"RUNTIME_DOCTOR_MIN_FREE_PCT", "1"},
+              {"RUNTIME_APP_USERNS", "auto"},
               {"FUNAI_LOG_DIR", dir.path() + "/logs"},
               {"RUNTIME_MONGO_HOST", testing::mongo_fixture().at("MONGO_HOST")},
               {"RUNTIME_MONGO_PORT", testing::mongo_fixture().at("MONGO_PORT")},
@@ -113,7 +114,7 @@ BOOST_FIXTURE_TEST_SUITE(doctor, DoctorFixture)
 BOOST_AUTO_TEST_CASE(a_healthy_node_passes_every_check_and_doctor_changes_nothing) {
   auto o = doctor();
   BOOST_TEST(o.exit_code == 0, o.output);
-  for (const char* check : {"settings", "podman", "runtime", "network", "routing", "traefik", "registry", "mongo", "heartbeat", "disk"})
+  for (const char* check : {"settings", "podman", "runtime", "network", "routing", "traefik", "registry", "mongo", "isolation", "heartbeat", "disk"})
     BOOST_TEST(o.result(check) == "PASS", check << ": " << o.line(check));
   BOOST_TEST(contains(o.line("podman"), testing::podman_socket()));
   BOOST_TEST(contains(o.line("podman"), "Podman " + testing::podman_fixture_version()));
@@ -184,6 +185,16 @@ BOOST_AUTO_TEST_CASE(a_routing_directory_that_can_never_be_created_fails) {
   o = doctor({{"RUNTIME_TRAEFIK_DYNAMIC_DIR", dir.path() + "/later/dynamic"}, {"RUNTIME_TRAEFIK_STATIC_CONFIG", dir.path() + "/none.yml"}});
   BOOST_TEST(o.result("routing") == "PASS", o.line("routing"));
   BOOST_TEST(!std::filesystem::exists(dir.path() + "/later"));
+}
+
+BOOST_AUTO_TEST_CASE(apps_without_a_user_namespace_or_a_limit_fail_the_isolation_check) {
+  auto o = doctor({{"RUNTIME_APP_USERNS", "host"}});
+  BOOST_TEST(o.exit_code == 1);
+  BOOST_TEST(o.result("isolation") == "FAIL", o.line("isolation"));
+  BOOST_TEST(contains(o.line("isolation"), "root is the node's root"), o.line("isolation"));
+  o = doctor({{"RUNTIME_APP_MEMORY", "none"}, {"RUNTIME_APP_PIDS_LIMIT", "-1"}});
+  BOOST_TEST(o.result("isolation") == "FAIL", o.line("isolation"));
+  BOOST_TEST(contains(o.line("isolation"), "RUNTIME_APP_MEMORY, RUNTIME_APP_PIDS_LIMIT"), o.line("isolation"));
 }
 
 BOOST_AUTO_TEST_CASE(a_traefik_configuration_watching_another_directory_fails) {

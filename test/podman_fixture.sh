@@ -44,6 +44,9 @@ setup)
     printf '#!/bin/sh\nexec podman "$@"\n' > "$dir/podman"
   fi
   chmod +x "$dir/podman"
+  # Apps run in user namespaces of their own (userns=auto): the ids come from /etc/subuid and
+  # /etc/subgid, the chroot's when Podman runs in one.
+  "$(dirname "$0")/../etc/dev/subid-range.sh" "${FUNAI_PODMAN_CHROOT:-/}"
   # The wrapper, chroot and env exec: the pid is the service's own.
   CONTAINERS_CONF="$dir/containers.conf" setsid "$dir/podman" --root "$dir/root" --runroot "$dir/run" --tmpdir "$dir/tmp" \
     system service --time=0 "unix://$dir/podman.sock" >"$dir/service.log" 2>&1 < /dev/null &

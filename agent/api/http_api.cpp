@@ -209,7 +209,8 @@ nlohmann::json to_json(const AppStatus& s) {
                       {"ip", optional_json(s.ip)},
                       {"basePath", s.base_path},
                       {"routed", s.routed},
-                      {"sleeping", s.sleeping}};
+                      {"sleeping", s.sleeping},
+                      {"oomKilled", s.oom_killed}};
   if (s.exit_code) j["exitCode"] = *s.exit_code;
   return j;
 }

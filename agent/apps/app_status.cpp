@@ -23,6 +23,7 @@ AppStatus AppStatusReader::describe(const pc::Container& c) const {
   s.state = c.state.status;
   s.started_at = c.state.started_at;
   s.restart_count = c.restart_count;
+  s.oom_killed = c.state.oom_killed;
   std::string ip = c.ip_on(settings_.network);
   if (!ip.empty()) s.ip = ip;
   s.base_path = label_of(c, labels::kBasePath);

@@ -35,6 +35,7 @@ struct AppStatus {
   bool routed = false;
   bool sleeping = false;  // scale to zero: routed to the waker, container stopped (state "sleeping")
   std::optional<int> exit_code;  // when it ended on its own
+  bool oom_killed = false;       // its last end was the kernel's, for memory (RUNTIME_APP_MEMORY)
 };
 
 class AppStatusReader {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -67,6 +68,7 @@ class DeployService {
   traefik::RouteDir* routes_;
   AppParts& parts_;
   std::function<void()> on_change_;
+  std::mutex creating_;  // container creates, one at a time while apps get user namespaces
 };
 
 }  // namespace agent

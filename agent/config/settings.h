@@ -49,12 +49,15 @@ struct Settings {
   std::vector<std::string> traefik_entrypoints;
 
   int container_port = 3000;
-  std::optional<double> app_cpus;
+  std::optional<double> app_cpus = 1.0;
   std::optional<int64_t> app_cpu_shares;
   std::string app_cpuset_cpus;
-  std::optional<int64_t> app_memory;       // bytes
+  // Limits by default (etc/runtime.env): a few hundred apps on a 24 GiB node, none able to take it down.
+  std::optional<int64_t> app_memory = 512LL << 20;  // bytes
   std::optional<int64_t> app_memory_swap;  // bytes, -1 = unlimited
-  std::optional<int64_t> app_pids_limit;
+  std::optional<int64_t> app_pids_limit = 512;
+  std::optional<int64_t> app_log_size = 10LL << 20;  // bytes of an app's container log
+  bool app_userns = false;  // RUNTIME_APP_USERNS=auto: each app in a user namespace of its own
   std::vector<Ulimit> app_ulimits;
   bool app_init = true;
   std::string app_restart_policy = "always";

@@ -81,12 +81,18 @@ Setter url(std::string Settings::*field) {
   };
 }
 
-Setter optional_size(std::optional<int64_t> Settings::*field, bool allow_unlimited) {
+// none_word: "none" (or an empty value set on purpose) turns a default limit off.
+Setter optional_size(std::optional<int64_t> Settings::*field, bool allow_unlimited, bool none_word = false) {
   return [=](Settings& s, const std::string& v) -> std::string {
     if (v.empty()) return "";
+    if (none_word && v == "none") {
+      s.*field = std::nullopt;
+      return "";
+    }
     auto n = parse_size(v);
     if (!n || (*n == -1 && !allow_unlimited) || (*n < 0 && *n != -1) || *n == 0)
-      return std::string("must be a size like 512m or 1g") + (allow_unlimited ? " (or -1)" : "") + ", got '" + v + "'";
+      return std::string("must be a size like 512m or 1g") + (allow_unlimited ? " (or -1)" : "") + (none_word ? " (or none)" : "") +
+             ", got '" + v + "'";
     s.*field = *n;
     return "";
   };
@@ -162,12 +168,16 @@ const std::vector<Key>& keys() {
          return "";
        }},
       {"RUNTIME_CONTAINER_PORT", "3000", false, int_in(&Settings::container_port, 1, 65535)},
-      {"RUNTIME_APP_CPUS", "", false,
+      {"RUNTIME_APP_CPUS", "1", false,
        [](Settings& s, const std::string& v) -> std::string {
          if (v.empty()) return "";
+         if (v == "none") {
+           s.app_cpus = std::nullopt;
+           return "";
+         }
          char* end = nullptr;
          double d = std::strtod(v.c_str(), &end);
-         if (end == v.c_str() || *end != '\0' || !(d > 0) || d > 1024) return "must be a number of CPUs like 0.5 or 2, got '" + v + "'";
+         if (end == v.c_str() || *end != '\0' || !(d > 0) || d > 1024) return "must be a number of CPUs like 0.5 or 2 (or none), got '" + v + "'";
          s.app_cpus = d;
          return "";
        }},
@@ -179,9 +189,17 @@ const std::vector<Key>& keys() {
          s.app_cpuset_cpus = v;
          return "";
        }},
-      {"RUNTIME_APP_MEMORY", "", false, optional_size(&Settings::app_memory, false)},
+      {"RUNTIME_APP_MEMORY", "512m", false, optional_size(&Settings::app_memory, false, true)},
       {"RUNTIME_APP_MEMORY_SWAP", "", false, optional_size(&Settings::app_memory_swap, true)},
-      {"RUNTIME_APP_PIDS_LIMIT", "", false, optional_int(&Settings::app_pids_limit, -1, 4194304)},
+      {"RUNTIME_APP_PIDS_LIMIT", "512", false, optional_int(&Settings::app_pids_limit, -1, 4194304)},
+      {"RUNTIME_APP_LOG_MAX_SIZE", "10m", false, optional_size(&Settings::app_log_size, false, true)},
+      {"RUNTIME_APP_USERNS", "host", false,
+       [](Settings& s, const std::string& v) -> std::string {
+         if (v == "auto") s.app_userns = true;
+         else if (v == "host") s.app_userns = false;
+         else return "must be auto (each app in a user namespace of its own) or host (none: container root is the node's root), got '" + v + "'";
+         return "";
+       }},
       {"RUNTIME_APP_ULIMITS", "", false,
        [](Settings& s, const std::string& v) -> std::string {
          s.app_ulimits.clear();

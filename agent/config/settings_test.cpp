@@ -87,7 +87,26 @@ BOOST_AUTO_TEST_CASE(defaults_match_the_settings_table) {
   BOOST_TEST((s.pull_policy == PullPolicy::always));
   BOOST_TEST(!s.cleanup_images_on_stop);
   BOOST_TEST(s.log_dir == "/data/funai/logs/fun-ai-studio/fun-ai-studio-runtime");
-  BOOST_TEST(!s.app_memory.has_value());
+  // Limits and isolation by default.
+  BOOST_TEST(*s.app_memory == 512LL << 20);
+  BOOST_TEST(*s.app_pids_limit == 512);
+  BOOST_TEST(*s.app_cpus == 1.0);
+  BOOST_TEST(*s.app_log_size == 10LL << 20);
+  BOOST_TEST(!s.app_userns);  // opt-in for now (README, Threat model)
+}
+
+BOOST_AUTO_TEST_CASE(default_limits_can_be_turned_off_and_userns_set_to_auto) {
+  auto r = load_settings(env_with_token({{"RUNTIME_APP_MEMORY", "none"}, {"RUNTIME_APP_CPUS", "none"}, {"RUNTIME_APP_LOG_MAX_SIZE", "none"},
+                                         {"RUNTIME_APP_PIDS_LIMIT", "-1"}, {"RUNTIME_APP_USERNS", "auto"}}));
+  BOOST_TEST(r.errors.empty());
+  BOOST_TEST(!r.settings.app_memory.has_value());
+  BOOST_TEST(!r.settings.app_cpus.has_value());
+  BOOST_TEST(!r.settings.app_log_size.has_value());
+  BOOST_TEST(*r.settings.app_pids_limit == -1);
+  BOOST_TEST(r.settings.app_userns);
+  auto bad = load_settings(env_with_token({{"RUNTIME_APP_USERNS", "keep-id"}}));
+  BOOST_TEST_REQUIRE(bad.errors.size() == 1u);
+  BOOST_TEST(bad.errors[0].find("RUNTIME_APP_USERNS") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(bad_ports_are_refused_naming_the_key) {

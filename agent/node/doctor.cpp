@@ -262,6 +262,48 @@ Finding check_mongo(const Settings& s) {
   return failed("mongo", address + ": " + error, "start MongoDB there, or correct RUNTIME_MONGO_HOST and RUNTIME_MONGO_PORT (apps' databases live on it).");
 }
 
+// The range of subordinate ids of the user "containers" in one of /etc/subuid, /etc/subgid: its
+// size, or 0 when it has none.
+uint64_t containers_range(const std::string& file) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("containers:", 0) != 0) continue;
+    auto last = line.rfind(':');
+    try {
+      return std::stoull(line.substr(last + 1));
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+Finding check_isolation(const Settings& s) {
+  if (!s.app_userns)
+    return failed("isolation", "RUNTIME_APP_USERNS=host: an app's root is the node's root",
+                  "set RUNTIME_APP_USERNS=auto (each app in a user namespace of its own).");
+  for (const char* file : {"/etc/subuid", "/etc/subgid"})
+    if (containers_range(file) < 65536)
+      return failed("isolation", std::string("no range of ids for the user containers in ") + file + " (userns=auto needs one)",
+                    "add the line containers:2147483647:2147483648 to /etc/subuid and /etc/subgid (the RPM does on install).");
+  std::vector<std::string> unlimited;
+  if (!s.app_memory) unlimited.push_back("RUNTIME_APP_MEMORY");
+  if (!s.app_cpus) unlimited.push_back("RUNTIME_APP_CPUS");
+  if (!s.app_pids_limit || *s.app_pids_limit < 0) unlimited.push_back("RUNTIME_APP_PIDS_LIMIT");
+  if (!s.app_log_size) unlimited.push_back("RUNTIME_APP_LOG_MAX_SIZE");
+  if (!unlimited.empty()) {
+    std::string keys;
+    for (const auto& k : unlimited) keys += (keys.empty() ? "" : ", ") + k;
+    return failed("isolation", "no limit set by " + keys + ": one app can take the node's share of it",
+                  "give each a limit (etc/runtime.env has defaults for a few hundred apps on a 24 GiB node).");
+  }
+  return passed("isolation", "apps in user namespaces (ids from /etc/subuid, /etc/subgid), without NET_RAW, MKNOD, AUDIT_WRITE, "
+                             "no new privileges; limits: memory " + gib(static_cast<uint64_t>(*s.app_memory)) + ", " +
+                             std::to_string(*s.app_pids_limit) + " processes, " + std::to_string(*s.app_cpus).substr(0, 4) + " CPUs, log " +
+                             std::to_string(*s.app_log_size >> 20) + " MiB");
+}
+
 }  // namespace
 
 std::vector<Finding> run_doctor(const Settings& settings) {
@@ -281,6 +323,7 @@ std::vector<Finding> run_doctor(const Settings& settings) {
   findings.push_back(check_traefik_config(settings));
   findings.push_back(check_registry(settings));
   findings.push_back(check_mongo(settings));
+  findings.push_back(check_isolation(settings));
   findings.push_back(check_heartbeat(known, client));
   findings.push_back(check_disk(known, client));
   return findings;
