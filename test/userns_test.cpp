@@ -8,30 +8,15 @@
 
 #include "podman/containers.h"
 #include "base/app_labels.h"
-#include "podman/log_stream.h"
+#include "in_container.h"
 #include "test_support.h"
 
 using nlohmann::json;
 namespace pc = podman::containers;
+using testing::exec_in;
+using testing::status_field;
 
 namespace {
-
-// Runs cmd inside the container, as its own processes run: what it printed (stdout and stderr).
-std::string exec_in(podman::Client& podman, const std::string& container, const std::vector<std::string>& cmd) {
-  auto created = podman.post("exec", "/containers/" + container + "/exec",
-                             json{{"Cmd", cmd}, {"AttachStdout", true}, {"AttachStderr", true}}.dump());
-  std::string id = json::parse(created.body).at("Id");
-  auto started = podman.post("exec", "/exec/" + id + "/start", json{{"Detach", false}, {"Tty", false}}.dump());
-  return pc::demultiplex(started.body).combined;
-}
-
-// The value of a "Name:\tvalue" line of /proc/self/status.
-std::string status_field(const std::string& status, const std::string& name) {
-  auto at = status.find("\n" + name + ":");
-  if (at == std::string::npos) return "";
-  auto start = status.find_first_not_of(" \t", at + name.size() + 2);
-  return status.substr(start, status.find('\n', start) - start);
-}
 
 struct IsolationFixture {
   IsolationFixture() : agent(settings()) {}
